@@ -1,0 +1,272 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults. Ports follow DESIGN.md: ingest 8080, registry 8081, identity 8082,
+// admin/metrics 9100+, Kafka 9092.
+const (
+	DefaultBrokers           = "127.0.0.1:9092"
+	DefaultTopicPrefix       = "cx."
+	DefaultPartitions        = 3
+	DefaultReplication       = 1
+	DefaultBatchTimeout      = 2 * time.Millisecond
+	DefaultRegistryURL       = "http://127.0.0.1:8081"
+	DefaultIngestAddr        = "127.0.0.1:8080"
+	DefaultIngestAdminAddr   = "127.0.0.1:9100"
+	DefaultMaxBodyBytes      = 10 << 20
+	DefaultRegion            = "GB"
+	DefaultDedupWindow       = 10 * time.Minute
+	DefaultDedupMaxEntries   = 1_000_000
+	DefaultMaxFutureSkew     = 24 * time.Hour
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "json"
+	DefaultMappingsDir       = ""
+	DefaultBlocklistFile     = ""
+	DefaultAPIKeysFile       = ""
+	DefaultRegistryUser      = ""
+	DefaultRegistryPassword  = ""
+	DefaultRegistryPassFile  = ""
+	DefaultStartupRetryLimit = 2 * time.Minute
+)
+
+// Kafka configures the connection to the cluster and the topics.
+type Kafka struct {
+	Brokers           []string
+	TopicPrefix       string
+	Partitions        int
+	ReplicationFactor int
+	BatchTimeout      time.Duration
+}
+
+// Bind registers Kafka's flags.
+func (k *Kafka) Bind(fs *FlagSet) {
+	fs.List(&k.Brokers, "kafka-brokers", []string{DefaultBrokers}, "Kafka bootstrap brokers")
+	fs.String(&k.TopicPrefix, "topic-prefix", DefaultTopicPrefix, "prefix of every cx360 topic")
+	fs.Int(&k.Partitions, "topic-partitions", DefaultPartitions, "partitions of topics created at start")
+	fs.Int(&k.ReplicationFactor, "topic-replication", DefaultReplication, "replication factor of topics created at start")
+	fs.Duration(&k.BatchTimeout, "kafka-batch-timeout", DefaultBatchTimeout, "how long a producer waits to fill a batch")
+}
+
+func (k *Kafka) validate() []error {
+	var errs []error
+	if len(k.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka-brokers: at least one broker is required"))
+	}
+	for _, b := range k.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("kafka-brokers: %q is not host:port", b))
+		}
+	}
+	if k.Partitions < 1 {
+		errs = append(errs, errors.New("topic-partitions must be at least 1"))
+	}
+	if k.ReplicationFactor < 1 {
+		errs = append(errs, errors.New("topic-replication must be at least 1"))
+	}
+	if k.BatchTimeout <= 0 {
+		errs = append(errs, errors.New("kafka-batch-timeout must be positive"))
+	}
+	return errs
+}
+
+// Topics are the names of cx360's topics under a prefix (DESIGN.md "Kafka topics").
+type Topics struct {
+	Events, DLQ, Journeys, Customers, IdentityChanges string
+}
+
+// Topics returns the topic names for the configured prefix.
+func (k *Kafka) Topics() Topics {
+	p := k.TopicPrefix
+	return Topics{
+		Events: p + "events", DLQ: p + "events.dlq", Journeys: p + "journeys",
+		Customers: p + "customers", IdentityChanges: p + "identity.changes",
+	}
+}
+
+// Registry configures the Confluent-compatible schema registry client.
+type Registry struct {
+	URL          string
+	Username     string
+	Password     string
+	PasswordFile string
+}
+
+// Bind registers the registry's flags.
+func (r *Registry) Bind(fs *FlagSet) {
+	fs.String(&r.URL, "registry-url", DefaultRegistryURL, "schema registry URL (Confluent, Redpanda, Karapace or Apicurio ccompat)")
+	fs.String(&r.Username, "registry-username", DefaultRegistryUser, "schema registry basic-auth user")
+	fs.String(&r.Password, "registry-password", DefaultRegistryPassword, "schema registry basic-auth password")
+	fs.String(&r.PasswordFile, "registry-password-file", DefaultRegistryPassFile, "file holding the registry password (mounted secret)")
+}
+
+func (r *Registry) validate() []error {
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return []error{fmt.Errorf("registry-url: %q is not an http(s) URL", r.URL)}
+	}
+	return nil
+}
+
+// Secret returns the registry password from the file when one is named.
+func (r *Registry) Secret() (string, error) {
+	return secret(r.Password, r.PasswordFile)
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string
+	Format string
+}
+
+// Bind registers logging flags.
+func (l *Log) Bind(fs *FlagSet) {
+	fs.String(&l.Level, "log-level", DefaultLogLevel, "debug, info, warn or error")
+	fs.String(&l.Format, "log-format", DefaultLogFormat, "json or console")
+}
+
+func (l *Log) validate() []error {
+	var errs []error
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level: %q is not debug, info, warn or error", l.Level))
+	}
+	switch l.Format {
+	case "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("log-format: %q is not json or console", l.Format))
+	}
+	return errs
+}
+
+// Ingest configures the ingest service.
+type Ingest struct {
+	Log      Log
+	Kafka    Kafka
+	Registry Registry
+
+	Addr            string
+	AdminAddr       string
+	MaxBodyBytes    int64
+	APIKeys         []string // "source:key" pairs
+	APIKeysFile     string   // one "source:key" per line
+	DefaultRegion   string
+	MappingsDir     string
+	BlocklistFile   string
+	DedupWindow     time.Duration
+	DedupMaxEntries int
+	MaxFutureSkew   time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Bind registers ingest's flags.
+func (c *Ingest) Bind(fs *FlagSet) {
+	c.Log.Bind(fs)
+	c.Kafka.Bind(fs)
+	c.Registry.Bind(fs)
+	fs.String(&c.Addr, "ingest-addr", DefaultIngestAddr, "HTTP API listen address")
+	fs.String(&c.AdminAddr, "ingest-admin-addr", DefaultIngestAdminAddr, "health and metrics listen address (empty: only on the API address)")
+	fs.Int64(&c.MaxBodyBytes, "ingest-max-body-bytes", DefaultMaxBodyBytes, "largest accepted request body; larger ones get 413")
+	fs.List(&c.APIKeys, "ingest-api-keys", nil, "accepted Bearer keys as source:key pairs; none = open API")
+	fs.String(&c.APIKeysFile, "ingest-api-keys-file", DefaultAPIKeysFile, "file of source:key lines (mounted secret)")
+	fs.String(&c.DefaultRegion, "default-region", DefaultRegion, "ISO 3166 region for phone numbers without a country code")
+	fs.String(&c.MappingsDir, "mappings-dir", DefaultMappingsDir, "directory of custom channel mapping files (*.yaml)")
+	fs.String(&c.BlocklistFile, "blocklist-file", DefaultBlocklistFile, "YAML list of identifier blocklist rules, replacing the defaults")
+	fs.Duration(&c.DedupWindow, "dedup-window", DefaultDedupWindow, "window in which a repeated event_id is acknowledged but not produced again (0 disables)")
+	fs.Int(&c.DedupMaxEntries, "dedup-max-entries", DefaultDedupMaxEntries, "most event ids remembered for dedup")
+	fs.Duration(&c.MaxFutureSkew, "max-future-skew", DefaultMaxFutureSkew, "events further in the future than this are rejected")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "bound on a graceful shutdown")
+}
+
+// Validate reports every configuration error at once.
+func (c *Ingest) Validate() error {
+	errs := append(c.Log.validate(), c.Kafka.validate()...)
+	errs = append(errs, c.Registry.validate()...)
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ingest-addr: %q is not host:port", c.Addr))
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("ingest-admin-addr: %q is not host:port", c.AdminAddr))
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("ingest-max-body-bytes must be at least 1024"))
+	}
+	if len(c.DefaultRegion) != 2 {
+		errs = append(errs, fmt.Errorf("default-region: %q is not a two-letter region code", c.DefaultRegion))
+	}
+	if _, err := c.Keys(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DedupWindow < 0 || c.DedupMaxEntries < 0 {
+		errs = append(errs, errors.New("dedup-window and dedup-max-entries must not be negative"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown-timeout must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))
+	}
+	return nil
+}
+
+// Keys returns the API keys as key → source, from the flag and the file.
+func (c *Ingest) Keys() (map[string]string, error) {
+	pairs := append([]string(nil), c.APIKeys...)
+	if c.APIKeysFile != "" {
+		b, err := os.ReadFile(c.APIKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("ingest-api-keys-file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				pairs = append(pairs, line)
+			}
+		}
+	}
+	keys := make(map[string]string, len(pairs))
+	for i, p := range pairs {
+		source, key, ok := strings.Cut(p, ":")
+		if !ok || source == "" || len(key) < 16 {
+			// Never echo the key itself: it is a secret.
+			return nil, fmt.Errorf("ingest-api-keys: entry %d must be source:key with a key of at least 16 characters", i+1)
+		}
+		keys[key] = source
+	}
+	return keys, nil
+}
+
+func secret(value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading secret file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+type indented []error
+
+func (e indented) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "\n  ")
+}
+
+func (e indented) Unwrap() []error { return e }
+
+func joinIndented(errs []error) error { return indented(errs) }

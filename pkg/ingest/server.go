@@ -1,0 +1,217 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/cx360/cx360/pkg/event"
+	"github.com/cx360/cx360/pkg/health"
+)
+
+// DefaultMaxBodyBytes bounds a request body; larger bodies are answered 413.
+const DefaultMaxBodyBytes = 10 << 20
+
+// APIKeys holds the accepted Bearer keys, each naming its source. It can be
+// replaced at run time (key rotation) without a restart. Keys are kept hashed so
+// that a lookup does not leak key prefixes through timing.
+type APIKeys struct {
+	keys atomic.Pointer[map[[32]byte]string]
+}
+
+// NewAPIKeys returns a key set; keys maps key → source name.
+func NewAPIKeys(keys map[string]string) *APIKeys {
+	k := &APIKeys{}
+	k.Set(keys)
+	return k
+}
+
+// Set replaces every key.
+func (k *APIKeys) Set(keys map[string]string) {
+	m := make(map[[32]byte]string, len(keys))
+	for key, source := range keys {
+		m[sha256.Sum256([]byte(key))] = source
+	}
+	k.keys.Store(&m)
+}
+
+// Enabled reports whether any key is configured (if none, the API is open).
+func (k *APIKeys) Enabled() bool { return k != nil && len(*k.keys.Load()) > 0 }
+
+// Source returns the source a key belongs to.
+func (k *APIKeys) Source(key string) (string, bool) {
+	s, ok := (*k.keys.Load())[sha256.Sum256([]byte(key))]
+	return s, ok
+}
+
+// ServerConfig configures the ingest HTTP server.
+type ServerConfig struct {
+	Addr         string
+	MaxBodyBytes int64
+	Keys         *APIKeys // nil or empty: no authentication
+}
+
+// Server is ingest's HTTP API: POST /v1/{channel}/events, plus health and metrics.
+type Server struct {
+	cfg     ServerConfig
+	proc    *Processor
+	metrics *Metrics
+	logger  *zap.Logger
+	srv     *http.Server
+
+	ln       net.Listener
+	serveErr chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// NewServer builds the server; Start makes it listen.
+func NewServer(cfg ServerConfig, proc *Processor, checker *health.Checker, gatherer prometheus.Gatherer, metrics *Metrics, logger *zap.Logger) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{cfg: cfg, proc: proc, metrics: metrics, logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/{channel}/events", s.handleEvents)
+	health.Register(mux, checker, gatherer)
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          zap.NewStdLog(logger.Named("http")),
+	}
+	return s
+}
+
+// Handler exposes the routes (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+// Start listens and serves in the background; it returns once listening.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ingest: listening on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.serveErr = make(chan error, 1)
+	go func() {
+		err := s.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveErr <- err
+	}()
+	return nil
+}
+
+// Addr is the address the server listens on (after Start).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting requests and waits, bounded by ctx, for the requests
+// in flight: each of them answers only after Kafka acknowledged its events, so
+// nothing answered 202 is lost. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		if s.ln == nil {
+			return
+		}
+		err := s.srv.Shutdown(ctx)
+		if serveErr := <-s.serveErr; serveErr != nil && err == nil {
+			err = serveErr
+		}
+		if err != nil {
+			s.stopErr = fmt.Errorf("ingest: shutting down HTTP server: %w", err)
+		}
+	})
+	return s.stopErr
+}
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	channel := r.PathValue("channel")
+	if s.cfg.Keys.Enabled() {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if _, valid := s.cfg.Keys.Source(strings.TrimSpace(key)); !ok || !valid {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cx360"`)
+			s.writeJSON(w, http.StatusUnauthorized, errorBody{Code: "unauthorized", Message: "a valid Authorization: Bearer <key> header is required"})
+			return
+		}
+	}
+	if !s.proc.HasChannel(channel) {
+		s.writeJSON(w, http.StatusNotFound, errorBody{Code: event.CodeUnknownChannel, Message: fmt.Sprintf("unknown channel %q", channel)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Code: "body_too_large", Message: fmt.Sprintf("body exceeds %d bytes; split it into smaller batches", s.cfg.MaxBodyBytes)})
+			return
+		}
+		s.writeJSON(w, http.StatusBadRequest, errorBody{Code: "read_failed", Message: err.Error()})
+		return
+	}
+	items, err := event.SplitBody(body, isNDJSON(r.Header.Get("Content-Type")))
+	if err != nil {
+		if dlErr := s.proc.RejectBody(r.Context(), channel, body, err); dlErr != nil {
+			s.unavailable(w, dlErr)
+			return
+		}
+		s.writeJSON(w, http.StatusBadRequest, errorBody{Code: event.CodeUnparseableBody, Message: err.Error()})
+		return
+	}
+	res, err := s.proc.Process(r.Context(), channel, items)
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	s.writeJSON(w, http.StatusAccepted, res)
+}
+
+// unavailable answers 503: nothing of the request may be assumed durable and
+// the client should retry (event ids make the retry safe).
+func (s *Server) unavailable(w http.ResponseWriter, err error) {
+	s.logger.Warn("request failed; answering 503", zap.Error(err))
+	w.Header().Set("Retry-After", "1")
+	s.writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: "unavailable", Message: "events could not be stored durably; retry the request"})
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	s.metrics.request(strconv.Itoa(status))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.logger.Debug("writing response", zap.Error(err))
+	}
+}
+
+func isNDJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
+		return true
+	}
+	return false
+}
