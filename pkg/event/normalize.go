@@ -224,7 +224,12 @@ func parseTime(field string, raw json.RawMessage) (time.Time, *Rejection) {
 	}
 	t, err := normalize.ParseTime(s)
 	if err != nil {
-		return time.Time{}, reject(CodeInvalidTimestamp, field, "%q: %v", field, err)
+		msg := err.Error()
+		var nerr *normalize.Error
+		if errors.As(err, &nerr) {
+			msg = nerr.Message
+		}
+		return time.Time{}, reject(CodeInvalidTimestamp, field, "%s: %s", field, msg)
 	}
 	return t, nil
 }

@@ -1,4 +1,4 @@
-// Command cx360 is cx360's command-line tool: the embedded dev stack and file import.
+// Command cx360 is cx360's command-line tool: the embedded dev stack, file import and topic inspection.
 package main
 
 import (
@@ -17,6 +17,7 @@ const usage = `cx360 — customer-360 event pipeline
 Usage:
   cx360 dev     [flags]          run the embedded stack (Kafka, schema registry, ingest) on this machine
   cx360 import  [flags] FILE...  import CSV, TSV or NDJSON files (optionally .gz) into cx.events
+  cx360 tail    [flags]          print a topic's records decoded from Avro (e.g. --topic events.dlq)
   cx360 help                     show this help
 
 Run "cx360 COMMAND -h" for a command's flags. Every flag can also be set with the
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDev(ctx, args[1:], stdout, stderr)
 	case "import":
 		err = runImport(ctx, args[1:], stdout, stderr)
+	case "tail":
+		err = runTail(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
