@@ -79,7 +79,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 				t.Fatalf("golden binary missing (run go test ./schemas -update): %v", err)
 			}
 			if !bytes.Equal(bin, want) {
-			// Maps encode in iteration order, so golden data keeps at most one entry per map.
+				// Maps encode in iteration order, so golden data keeps at most one entry per map.
 				t.Fatalf("binary encoding changed:\n got %x\nwant %x", bin, want)
 			}
 			back, _, err := codec.NativeFromBinary(want)
