@@ -392,6 +392,9 @@ func checkOrder(o *Order) *Rejection {
 		return reject(CodeInvalidOrder, "order.currency", "currency must be a 3-letter ISO 4217 code")
 	}
 	o.Currency = strings.ToUpper(o.Currency)
+	if len(o.Items) == 0 {
+		o.Items = nil // "items": [] and no items are the same order
+	}
 	for i, it := range o.Items {
 		if strings.TrimSpace(it.SKU) == "" {
 			return reject(CodeInvalidOrder, fmt.Sprintf("order.items[%d].sku", i), "every order item needs a sku")
