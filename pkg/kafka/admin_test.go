@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,45 +124,17 @@ func TestEnsureTopicsUnreachableNamesBrokers(t *testing.T) {
 }
 
 func TestEnsureTopicsWaitsForBrokerToStart(t *testing.T) {
-	// Until the broker starts, its port is held by a listener that hangs up
-	// on every connection, so we know EnsureTopics has failed at least once.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	hungUp := make(chan struct{}, 1)
-	acceptDone := make(chan struct{})
-	go func() {
-		defer close(acceptDone)
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return // listener closed
-			}
-			_ = conn.Close()
-			select {
-			case hungUp <- struct{}{}:
-			default:
-			}
-		}
-	}()
-
+	// Until the broker starts, its port hangs up on every connection, so
+	// we know EnsureTopics has failed at least once.
+	addr, hangUps, stopHangingUp := hangUpListener(t)
 	ctx := testContext(t, 15*time.Second)
 	done := make(chan error, 1)
 	go func() {
 		done <- kafka.EnsureTopics(ctx, []string{addr}, []kafka.TopicSpec{{Name: "late", Partitions: 2}})
 	}()
 
-	select {
-	case <-hungUp:
-	case <-ctx.Done():
-		t.Fatal("EnsureTopics never connected")
-	}
-	if err := ln.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
-	}
-	<-acceptDone
+	waitFor(t, 10*time.Second, func() bool { return hangUps() > 0 })
+	stopHangingUp()
 	b, err := embedded.Start(embedded.Config{Addr: addr}, nil)
 	if err != nil {
 		t.Fatalf("start broker on %s: %v", addr, err)
@@ -212,6 +186,40 @@ func closedPort(t testing.TB) string {
 		t.Fatalf("close listener: %v", err)
 	}
 	return addr
+}
+
+// hangUpListener holds a 127.0.0.1 port with a listener that closes every
+// connection at once, like a broker that is not up yet, until stop is called
+// (or the test ends); the port can then be taken by a real broker. accepted
+// counts the connections it hung up on.
+func hangUpListener(t testing.TB) (addr string, accepted func() int64, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	var count atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // listener closed
+			}
+			_ = conn.Close()
+			count.Add(1)
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = ln.Close()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), count.Load, stop
 }
 
 // waitFor polls cond until it holds, failing the test after timeout.

@@ -172,6 +172,13 @@ func (p *Producer) Produce(ctx context.Context, msgs ...kafkago.Message) error {
 	var timer *time.Timer
 
 	pending := msgs
+	var lastErr error // of the latest failed attempt, for when ctx ends
+	gaveUp := func(attempt int, ctxErr error) error {
+		if lastErr == nil || errors.Is(lastErr, ctxErr) {
+			return fmt.Errorf("kafka: produce: %d of %d messages unacknowledged after %d attempts: %w", len(pending), len(msgs), attempt, ctxErr)
+		}
+		return fmt.Errorf("kafka: produce: %d of %d messages unacknowledged after %d attempts: %w (gave up: %w)", len(pending), len(msgs), attempt, lastErr, ctxErr)
+	}
 	for attempt := 1; ; attempt++ {
 		err := p.writer.WriteMessages(ctx, pending...)
 		if err == nil {
@@ -181,10 +188,10 @@ func (p *Producer) Produce(ctx context.Context, msgs ...kafkago.Message) error {
 			return ErrClosed
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			if errors.Is(err, ctxErr) {
-				return fmt.Errorf("kafka: produce: %d of %d messages unacknowledged after %d attempts: %w", len(pending), len(msgs), attempt, ctxErr)
+			if !errors.Is(err, ctxErr) {
+				lastErr = err
 			}
-			return fmt.Errorf("kafka: produce: %d of %d messages unacknowledged after %d attempts: %w (gave up: %w)", len(pending), len(msgs), attempt, err, ctxErr)
+			return gaveUp(attempt, ctxErr)
 		}
 
 		var retry bool
@@ -195,6 +202,7 @@ func (p *Producer) Produce(ctx context.Context, msgs ...kafkago.Message) error {
 		if !retry {
 			return fmt.Errorf("kafka: produce: %d of %d messages failed: %w", len(pending), len(msgs), err)
 		}
+		lastErr = err
 
 		delay := b.NextBackOff()
 		p.logger.Warn("kafka produce failed, retrying",
@@ -210,7 +218,7 @@ func (p *Producer) Produce(ctx context.Context, msgs ...kafkago.Message) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kafka: produce: %d of %d messages unacknowledged after %d attempts: %w (gave up: %w)", len(pending), len(msgs), attempt, err, ctx.Err())
+			return gaveUp(attempt, ctx.Err())
 		case <-timer.C:
 		}
 	}

@@ -208,6 +208,35 @@ func TestProducerRetriesUntilBrokerReturns(t *testing.T) {
 	}
 }
 
+func TestProducerWaitsForBrokerNotYetStarted(t *testing.T) {
+	addr, _, stopHangingUp := hangUpListener(t)
+	core, logs := observer.New(zap.WarnLevel)
+	p := newProducer(t, []string{addr}, kafka.WriterConfig{MetadataTTL: 200 * time.Millisecond, RetryBackoffMax: 100 * time.Millisecond}, zap.New(core))
+	ctx := testContext(t, 20*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Produce(ctx, kafkago.Message{Topic: "early", Value: []byte("first")})
+	}()
+	waitFor(t, 10*time.Second, func() bool {
+		return logs.FilterMessage("kafka produce failed, retrying").Len() > 0
+	})
+
+	stopHangingUp()
+	b, err := embedded.Start(embedded.Config{Addr: addr}, nil)
+	if err != nil {
+		t.Fatalf("start broker on %s: %v", addr, err)
+	}
+	t.Cleanup(b.Close)
+	ensure(t, b.Addrs(), map[string]int{"early": 1})
+
+	if err := <-done; err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	if got := values(kafkatest.ReadN(t, b.Addrs(), "early", 1, 5*time.Second)); got[0] != "first" {
+		t.Errorf("read back %v, want [first]", got)
+	}
+}
+
 func TestProducerReturnsPermanentErrorsAtOnce(t *testing.T) {
 	brokers := newTopics(t, map[string]int{"big": 1})
 	ctx := testContext(t, 10*time.Second)

@@ -1,0 +1,169 @@
+package importer_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.uber.org/zap"
+
+	"github.com/cx360/cx360/pkg/avro"
+	"github.com/cx360/cx360/pkg/config"
+	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/importer"
+	"github.com/cx360/cx360/pkg/ingest"
+	"github.com/cx360/cx360/pkg/kafka/kafkatest"
+)
+
+type env struct {
+	proc     *ingest.Processor
+	brokers  []string
+	registry string
+}
+
+// start runs the embedded stack (real broker over TCP, real registry over HTTP)
+// and an import-stage processor against it.
+func start(t *testing.T) env {
+	t.Helper()
+	var ic config.Ingest
+	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
+	ic.Bind(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic}, nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stack.Shutdown(context.Background()) })
+	ep := stack.Endpoints()
+	ic.Kafka.Brokers = []string{ep.Kafka}
+	ic.Registry.URL = ep.Registry
+	svc, err := ingest.NewService(ctx, ic, "import", nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
+	return env{proc: svc.Processor(), brokers: []string{ep.Kafka}, registry: ep.Registry}
+}
+
+func decodeAll(t *testing.T, e env, topic string, n int) []map[string]any {
+	t.Helper()
+	cl, err := sr.NewClient(sr.URLs(e.registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serde := avro.NewSerde(cl)
+	var out []map[string]any
+	for _, m := range kafkatest.ReadN(t, e.brokers, topic, n, 10*time.Second) {
+		native, _, err := serde.Decode(context.Background(), m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, avro.Plain(native).(map[string]any))
+	}
+	return out
+}
+
+const posCSV = `event_id,type,timestamp,identifiers.loyalty_id,identifiers.email,store.store_id,order.order_id,order.total,order.currency,properties.till
+pos-1,purchase,2026-11-01T09:00:00Z,L-1,Ann@Example.com,S-1,o-1,19.99,GBP,3
+pos-2,purchase,2026-11-01T09:05:00Z,L-2,,S-1,o-2,5,GBP,3
+pos-3,purchase,,L-3,,S-1,o-3,7,GBP,3
+pos-4,return,2026-11-01T10:00:00Z,L-1,,S-2,o-1,-19.99,GBP,
+pos-5,purchase,2026-11-01T11:00:00Z,,,S-2,o-5,1,GBP,
+pos-6,purchase,2026-11-01T11:00:00Z,L-6,,S-2,o-6,not-a-number,GBP,
+`
+
+func TestImportCSVGzip(t *testing.T) {
+	e := start(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(posCSV))
+	zw.Close()
+
+	var progress []importer.Summary
+	sum, err := importer.Run(context.Background(), e.proc, &gz, importer.Options{
+		Channel: "store", Format: importer.FormatCSV, BatchSize: 2,
+		Progress: func(s importer.Summary) { progress = append(progress, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Read != 6 || sum.Accepted != 3 || sum.Rejected != 3 {
+		t.Fatalf("summary %+v, want read 6, accepted 3, rejected 3", sum)
+	}
+	want := map[string]int{"missing_timestamp": 1, "missing_identifier": 1, "invalid_field": 1}
+	for code, n := range want {
+		if sum.Codes[code] != n {
+			t.Errorf("code %s: %d, want %d (all: %v)", code, sum.Codes[code], n, sum.Codes)
+		}
+	}
+	if len(progress) != 3 || progress[2].Read != 6 {
+		t.Errorf("progress callbacks: %+v", progress)
+	}
+
+	events := decodeAll(t, e, "cx.events", 3)
+	byID := map[string]map[string]any{}
+	for _, ev := range events {
+		byID[ev["event_id"].(string)] = ev
+	}
+	first := byID["pos-1"]
+	if first == nil || first["channel"] != "store" {
+		t.Fatalf("pos-1 missing or wrong: %v", events)
+	}
+	ids := first["identifiers"].([]any)
+	if ids[1].(map[string]any)["value"] != "ann@example.com" {
+		t.Errorf("email not normalised: %v", ids)
+	}
+	if first["order"].(map[string]any)["total"] != 19.99 || first["properties"].(map[string]any)["till"] != "3" {
+		t.Errorf("order/properties: %v %v", first["order"], first["properties"])
+	}
+	if byID["pos-4"]["order"].(map[string]any)["total"] != -19.99 {
+		t.Errorf("return total: %v", byID["pos-4"]["order"])
+	}
+
+	dead := decodeAll(t, e, "cx.events.dlq", 3)
+	for _, d := range dead {
+		if d["stage"] != "import" || d["source"] != "store" || !strings.Contains(d["raw"].(string), "pos-") {
+			t.Errorf("dead letter %v", d)
+		}
+	}
+}
+
+func TestImportNDJSONAndMalformedLines(t *testing.T) {
+	e := start(t)
+	in := strings.NewReader(`{"event_id":"c-1","type":"call","timestamp":"2026-11-01T09:00:00Z","identifiers":{"phone":"020 7946 0958"},"call":{"wait_seconds":30,"outcome":"answered"}}
+
+{"event_id":"c-2","type":"call"
+{"event_id":"c-1","type":"call","timestamp":"2026-11-01T09:00:00Z","identifiers":{"phone":"020 7946 0958"},"call":{"wait_seconds":30,"outcome":"answered"}}
+`)
+	sum, err := importer.Run(context.Background(), e.proc, in, importer.Options{Channel: "phone", Format: importer.FormatNDJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Read != 3 || sum.Accepted != 2 || sum.Duplicates != 1 || sum.Rejected != 1 || sum.Codes["invalid_json"] != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	events := decodeAll(t, e, "cx.events", 1) // the repeated c-1 is not produced twice
+	if events[0]["identifiers"].([]any)[0].(map[string]any)["value"] != "+442079460958" {
+		t.Fatalf("phone not E.164: %v", events[0]["identifiers"])
+	}
+}
+
+func TestFormatFor(t *testing.T) {
+	for name, want := range map[string]string{"a.csv": "csv", "a.CSV.gz": "csv", "calls.tsv": "tsv", "x.jsonl": "ndjson", "x.ndjson.gz": "ndjson"} {
+		if got, err := importer.FormatFor(name); err != nil || got != want {
+			t.Errorf("FormatFor(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, err := importer.FormatFor("data.bin"); err == nil {
+		t.Error("unknown extension accepted")
+	}
+}
