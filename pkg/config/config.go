@@ -35,7 +35,7 @@ const (
 	DefaultRegistryUser      = ""
 	DefaultRegistryPassword  = ""
 	DefaultRegistryPassFile  = ""
-	DefaultStartupRetryLimit = 2 * time.Minute
+	DefaultStartupTimeout    = 30 * time.Second
 )
 
 // Kafka configures the connection to the cluster and the topics.
@@ -166,6 +166,7 @@ type Ingest struct {
 	DedupMaxEntries int
 	MaxFutureSkew   time.Duration
 	ShutdownTimeout time.Duration
+	StartupTimeout  time.Duration
 }
 
 // Bind registers ingest's flags.
@@ -185,6 +186,7 @@ func (c *Ingest) Bind(fs *FlagSet) {
 	fs.Int(&c.DedupMaxEntries, "dedup-max-entries", DefaultDedupMaxEntries, "most event ids remembered for dedup")
 	fs.Duration(&c.MaxFutureSkew, "max-future-skew", DefaultMaxFutureSkew, "events further in the future than this are rejected")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "bound on a graceful shutdown")
+	fs.Duration(&c.StartupTimeout, "startup-timeout", DefaultStartupTimeout, "how long start-up retries Kafka and the registry before giving up")
 }
 
 // Validate reports every configuration error at once.
@@ -211,8 +213,8 @@ func (c *Ingest) Validate() error {
 	if c.DedupWindow < 0 || c.DedupMaxEntries < 0 {
 		errs = append(errs, errors.New("dedup-window and dedup-max-entries must not be negative"))
 	}
-	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("shutdown-timeout must be positive"))
+	if c.ShutdownTimeout <= 0 || c.StartupTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown-timeout and startup-timeout must be positive"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))

@@ -49,6 +49,10 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 		return nil, err
 	}
 
+	// Start-up waits for Kafka and the registry (they may start after us in a
+	// compose file), but not forever: an unreachable cluster is a clear error.
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	defer cancel()
 	topics := cfg.Kafka.Topics()
 	specs := []kafka.TopicSpec{
 		{Name: topics.Events, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor},
