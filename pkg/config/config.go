@@ -13,29 +13,29 @@ import (
 // Defaults. Ports follow DESIGN.md: ingest 8080, registry 8081, identity 8082,
 // admin/metrics 9100+, Kafka 9092.
 const (
-	DefaultBrokers           = "127.0.0.1:9092"
-	DefaultTopicPrefix       = "cx."
-	DefaultPartitions        = 3
-	DefaultReplication       = 1
-	DefaultBatchTimeout      = 2 * time.Millisecond
-	DefaultRegistryURL       = "http://127.0.0.1:8081"
-	DefaultIngestAddr        = "127.0.0.1:8080"
-	DefaultIngestAdminAddr   = "127.0.0.1:9100"
-	DefaultMaxBodyBytes      = 10 << 20
-	DefaultRegion            = "GB"
-	DefaultDedupWindow       = 10 * time.Minute
-	DefaultDedupMaxEntries   = 1_000_000
-	DefaultMaxFutureSkew     = 24 * time.Hour
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultLogLevel          = "info"
-	DefaultLogFormat         = "json"
-	DefaultMappingsDir       = ""
-	DefaultBlocklistFile     = ""
-	DefaultAPIKeysFile       = ""
-	DefaultRegistryUser      = ""
-	DefaultRegistryPassword  = ""
-	DefaultRegistryPassFile  = ""
-	DefaultStartupTimeout    = 30 * time.Second
+	DefaultBrokers          = "127.0.0.1:9092"
+	DefaultTopicPrefix      = "cx."
+	DefaultPartitions       = 3
+	DefaultReplication      = 1
+	DefaultBatchTimeout     = 2 * time.Millisecond
+	DefaultRegistryURL      = "http://127.0.0.1:8081"
+	DefaultIngestAddr       = "127.0.0.1:8080"
+	DefaultIngestAdminAddr  = "127.0.0.1:9100"
+	DefaultMaxBodyBytes     = 10 << 20
+	DefaultRegion           = "GB"
+	DefaultDedupWindow      = 10 * time.Minute
+	DefaultDedupMaxEntries  = 1_000_000
+	DefaultMaxFutureSkew    = 24 * time.Hour
+	DefaultShutdownTimeout  = 30 * time.Second
+	DefaultLogLevel         = "info"
+	DefaultLogFormat        = "json"
+	DefaultMappingsDir      = ""
+	DefaultBlocklistFile    = ""
+	DefaultAPIKeysFile      = ""
+	DefaultRegistryUser     = ""
+	DefaultRegistryPassword = ""
+	DefaultRegistryPassFile = ""
+	DefaultStartupTimeout   = 30 * time.Second
 )
 
 // Kafka configures the connection to the cluster and the topics.
