@@ -32,12 +32,14 @@ func (c *Codec) ID() int { return c.id }
 // Goavro exposes the underlying codec (for textual encoding in tools and tests).
 func (c *Codec) Goavro() *goavro.Codec { return c.codec }
 
-// Append appends the wire-format encoding of native (goavro's native form) to dst.
+// Append appends the wire-format encoding of native (goavro's native form) to
+// dst. On error it returns dst as it was, so a caller batching records in one
+// buffer keeps the records already encoded.
 func (c *Codec) Append(dst []byte, native any) ([]byte, error) {
-	dst = append(dst, c.prefix[:]...)
-	out, err := c.codec.BinaryFromNative(dst, native)
+	start := len(dst)
+	out, err := c.codec.BinaryFromNative(append(dst, c.prefix[:]...), native)
 	if err != nil {
-		return nil, fmt.Errorf("avro: encoding with schema %d: %w", c.id, err)
+		return dst[:start], fmt.Errorf("avro: encoding with schema %d: %w", c.id, err)
 	}
 	return out, nil
 }

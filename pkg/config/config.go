@@ -27,6 +27,7 @@ const (
 	DefaultDedupMaxEntries  = 1_000_000
 	DefaultMaxFutureSkew    = 24 * time.Hour
 	DefaultShutdownTimeout  = 30 * time.Second
+	DefaultProduceTimeout   = 10 * time.Second
 	DefaultLogLevel         = "info"
 	DefaultLogFormat        = "json"
 	DefaultMappingsDir      = ""
@@ -167,6 +168,7 @@ type Ingest struct {
 	MaxFutureSkew   time.Duration
 	ShutdownTimeout time.Duration
 	StartupTimeout  time.Duration
+	ProduceTimeout  time.Duration
 }
 
 // Bind registers ingest's flags.
@@ -186,6 +188,7 @@ func (c *Ingest) Bind(fs *FlagSet) {
 	fs.Int(&c.DedupMaxEntries, "dedup-max-entries", DefaultDedupMaxEntries, "most event ids remembered for dedup")
 	fs.Duration(&c.MaxFutureSkew, "max-future-skew", DefaultMaxFutureSkew, "events further in the future than this are rejected")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "bound on a graceful shutdown")
+	fs.Duration(&c.ProduceTimeout, "ingest-produce-timeout", DefaultProduceTimeout, "how long a request waits for Kafka (with retries) before answering 503")
 	fs.Duration(&c.StartupTimeout, "startup-timeout", DefaultStartupTimeout, "how long start-up retries Kafka and the registry before giving up")
 }
 
@@ -213,8 +216,8 @@ func (c *Ingest) Validate() error {
 	if c.DedupWindow < 0 || c.DedupMaxEntries < 0 {
 		errs = append(errs, errors.New("dedup-window and dedup-max-entries must not be negative"))
 	}
-	if c.ShutdownTimeout <= 0 || c.StartupTimeout <= 0 {
-		errs = append(errs, errors.New("shutdown-timeout and startup-timeout must be positive"))
+	if c.ShutdownTimeout <= 0 || c.StartupTimeout <= 0 || c.ProduceTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown-timeout, startup-timeout and ingest-produce-timeout must be positive"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))

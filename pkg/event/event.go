@@ -105,15 +105,15 @@ type Event struct {
 }
 
 // RoutingKey is the Kafka key of the event on cx.events: its highest-priority
-// linkable identifier ("type:value"), so that events of one identifier stay in order.
+// linkable identifier ("type:value"), so that events of one identifier stay in
+// order; the event id when every identifier is blocked.
 func (e *Event) RoutingKey() string {
 	for _, id := range e.Identifiers {
 		if !id.Blocked {
 			return id.Type + ":" + id.Value
 		}
 	}
-	if len(e.Identifiers) > 0 {
-		return e.Identifiers[0].Type + ":" + e.Identifiers[0].Value
-	}
+	// Every identifier is blocked: such events share no customer, so spread them
+	// by event id instead of piling them onto one hot partition.
 	return e.EventID
 }

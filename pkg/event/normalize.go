@@ -108,11 +108,8 @@ func reject(code, field, format string, a ...any) *Rejection {
 // wrongly typed values with the field's name.
 func Decode(raw []byte) (*Input, *Rejection) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		if json.Valid(raw) {
-			return nil, reject(CodeNotObject, "", "each event must be a JSON object")
-		}
-		return nil, reject(CodeInvalidJSON, "", "item is not valid JSON")
+	if rej := CheckObject(raw); rej != nil {
+		return nil, rej
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -124,6 +121,19 @@ func Decode(raw []byte) (*Input, *Rejection) {
 		return nil, reject(CodeInvalidJSON, "", "trailing data after the event object")
 	}
 	return &in, nil
+}
+
+// CheckObject rejects an item that is not a JSON object, with the codes every
+// channel (built-in or mapped) uses.
+func CheckObject(raw []byte) *Rejection {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '{' {
+		return nil
+	}
+	if json.Valid(raw) {
+		return reject(CodeNotObject, "", "each event must be a JSON object")
+	}
+	return reject(CodeInvalidJSON, "", "item is not valid JSON")
 }
 
 func decodeRejection(err error) *Rejection {

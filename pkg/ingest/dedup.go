@@ -40,8 +40,10 @@ func NewDedup(window time.Duration, max int) *Dedup {
 }
 
 // Reserve marks ids as in flight and reports, for each, whether the caller
-// should produce it (false: already produced within the window, or in flight
-// in another request, or repeated earlier in ids).
+// should produce it: false when it was already produced within the window or
+// is repeated earlier in ids. An id still in flight in another request is
+// produced again: acknowledging it before that produce succeeded could lose
+// it, while a second copy only costs a duplicate that downstream dedups.
 func (d *Dedup) Reserve(ids []string, now time.Time) []bool {
 	fresh := make([]bool, len(ids))
 	if d.window <= 0 {
@@ -53,12 +55,22 @@ func (d *Dedup) Reserve(ids []string, now time.Time) []bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(now)
+	inBatch := make(map[string]struct{}, len(ids))
 	for i, id := range ids {
-		if e, ok := d.seen[id]; ok && (e.inFlight || now.Sub(e.at) < d.window) {
+		if _, dup := inBatch[id]; dup {
 			continue
 		}
-		d.seen[id] = dedupEntry{inFlight: true}
-		fresh[i] = true
+		inBatch[id] = struct{}{}
+		e, ok := d.seen[id]
+		switch {
+		case ok && e.inFlight:
+			fresh[i] = true // another request's copy is undecided
+		case ok && now.Sub(e.at) < d.window:
+			// produced within the window
+		default:
+			d.seen[id] = dedupEntry{inFlight: true}
+			fresh[i] = true
+		}
 	}
 	return fresh
 }

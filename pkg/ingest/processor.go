@@ -140,7 +140,6 @@ func (p *Processor) Process(ctx context.Context, channelName string, items [][]b
 			if err != nil {
 				// Validation should make this impossible; never lose the item silently.
 				rej = &event.Rejection{Code: event.CodeInternal, Message: err.Error()}
-				buf = buf[:start]
 			} else {
 				ids = append(ids, e.EventID)
 				eventMsgs = append(eventMsgs, kafkago.Message{Topic: p.cfg.EventsTopic, Key: []byte(e.RoutingKey()), Value: buf[start:len(buf):len(buf)]})

@@ -23,19 +23,25 @@ import (
 	"github.com/cx360/cx360/pkg/health"
 )
 
-// DefaultMaxBodyBytes bounds a request body; larger bodies are answered 413.
-const DefaultMaxBodyBytes = 10 << 20
+// Defaults of ServerConfig.
+const (
+	DefaultMaxBodyBytes   = 10 << 20 // larger bodies are answered 413
+	DefaultProduceTimeout = 10 * time.Second
+)
 
 // APIKeys holds the accepted Bearer keys, each naming its source. It can be
 // replaced at run time (key rotation) without a restart. Keys are kept hashed so
 // that a lookup does not leak key prefixes through timing.
 type APIKeys struct {
-	keys atomic.Pointer[map[[32]byte]string]
+	keys     atomic.Pointer[map[[32]byte]string]
+	required bool
 }
 
-// NewAPIKeys returns a key set; keys maps key → source name.
+// NewAPIKeys returns a key set; keys maps key → source name. With no keys the
+// API is open; with keys, it stays closed even if a rotation later sets none
+// (an empty rotation locks everyone out rather than opening the API).
 func NewAPIKeys(keys map[string]string) *APIKeys {
-	k := &APIKeys{}
+	k := &APIKeys{required: len(keys) > 0}
 	k.Set(keys)
 	return k
 }
@@ -50,7 +56,7 @@ func (k *APIKeys) Set(keys map[string]string) {
 }
 
 // Enabled reports whether any key is configured (if none, the API is open).
-func (k *APIKeys) Enabled() bool { return k != nil && len(*k.keys.Load()) > 0 }
+func (k *APIKeys) Enabled() bool { return k != nil && k.required }
 
 // Source returns the source a key belongs to.
 func (k *APIKeys) Source(key string) (string, bool) {
@@ -63,6 +69,9 @@ type ServerConfig struct {
 	Addr         string
 	MaxBodyBytes int64
 	Keys         *APIKeys // nil or empty: no authentication
+	// ProduceTimeout bounds the wait for Kafka per request; past it the client
+	// gets 503 and retries, instead of hanging while the cluster is away.
+	ProduceTimeout time.Duration
 }
 
 // Server is ingest's HTTP API: POST /v1/{channel}/events, plus health and metrics.
@@ -83,6 +92,9 @@ type Server struct {
 func NewServer(cfg ServerConfig, proc *Processor, checker *health.Checker, gatherer prometheus.Gatherer, metrics *Metrics, logger *zap.Logger) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.ProduceTimeout <= 0 {
+		cfg.ProduceTimeout = DefaultProduceTimeout
 	}
 	s := &Server{cfg: cfg, proc: proc, metrics: metrics, logger: logger}
 	mux := http.NewServeMux()
@@ -149,7 +161,8 @@ type errorBody struct {
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	channel := r.PathValue("channel")
 	if s.cfg.Keys.Enabled() {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scheme, key, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer") // RFC 6750: the scheme is case-insensitive
 		if _, valid := s.cfg.Keys.Source(strings.TrimSpace(key)); !ok || !valid {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cx360"`)
 			s.writeJSON(w, http.StatusUnauthorized, errorBody{Code: "unauthorized", Message: "a valid Authorization: Bearer <key> header is required"})
@@ -170,16 +183,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusBadRequest, errorBody{Code: "read_failed", Message: err.Error()})
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ProduceTimeout)
+	defer cancel()
 	items, err := event.SplitBody(body, isNDJSON(r.Header.Get("Content-Type")))
 	if err != nil {
-		if dlErr := s.proc.RejectBody(r.Context(), channel, body, err); dlErr != nil {
+		if dlErr := s.proc.RejectBody(ctx, channel, body, err); dlErr != nil {
 			s.unavailable(w, dlErr)
 			return
 		}
 		s.writeJSON(w, http.StatusBadRequest, errorBody{Code: event.CodeUnparseableBody, Message: err.Error()})
 		return
 	}
-	res, err := s.proc.Process(r.Context(), channel, items)
+	res, err := s.proc.Process(ctx, channel, items)
 	if err != nil {
 		s.unavailable(w, err)
 		return

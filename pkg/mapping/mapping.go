@@ -204,6 +204,9 @@ func (m *Mapping) EventBlocks() event.Blocks {
 
 // Decode maps one source item to an input event.
 func (m *Mapping) Decode(raw []byte) (*event.Input, *event.Rejection) {
+	if rej := event.CheckObject(raw); rej != nil {
+		return nil, rej
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var src map[string]any

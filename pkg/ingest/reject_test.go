@@ -1,0 +1,196 @@
+package ingest_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cx360/cx360/pkg/ingest"
+)
+
+// rejectCase is one invalid item and the code it must be answered with.
+type rejectCase struct {
+	raw   string
+	code  string
+	field string // "" when the answer need not name one
+}
+
+// Each invalid item is answered with its index and code, the valid ones are
+// produced, and every rejected item has exactly one dead letter holding its
+// exact bytes, keyed by the channel.
+func TestRejectsInvalidItemsWithCodesAndDeadLetters(t *testing.T) {
+	h := newHarness(t, nil)
+	const ts = `"timestamp":"2026-01-15T10:15:00Z"`
+	valid := func(id string) string {
+		return `{"event_id":"` + id + `","type":"purchase",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"store":{"store_id":"S-1"}}`
+	}
+	arrayItems := []rejectCase{
+		{raw: valid("ok-1")},
+		{raw: `{"event_id":"r-1",` + ts + `,"identifiers":{"loyalty_id":"L-1"}}`, code: "missing_type", field: "type"},
+		{raw: `{"event_id":"r-2","type":"visit","identifiers":{"loyalty_id":"L-1"}}`, code: "missing_timestamp", field: "timestamp"},
+		{raw: `{"event_id":"r-3","type":"visit",` + ts + `,"identifiers":{}}`, code: "missing_identifier", field: "identifiers"},
+		{raw: `{"event_id":"r-4","type":"visit",` + ts + `}`, code: "missing_identifier", field: "identifiers"},
+		{raw: `{"event_id":"r-5","type":"visit",` + ts + `,"identifiers":{"email":"ann(at)example.com"}}`, code: "invalid_email", field: "identifiers.email"},
+		{raw: `{"event_id":"r-6","type":"visit",` + ts + `,"identifiers":{"phone":"12"}}`, code: "invalid_phone", field: "identifiers.phone"},
+		{raw: `{"event_id":"r-7","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"colour":"red"}`, code: "unknown_field", field: "colour"},
+		{raw: `{"event_id":"r-8","type":"page_view",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"web":{"url":"https://x.example/"}}`, code: "block_not_allowed", field: "web"},
+		{raw: `42`, code: "not_an_object"},
+		{raw: `"a string"`, code: "not_an_object"},
+		{raw: `{"event_id":"r-9","type":"survey_response",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"survey":{"kind":"csat","score":9}}`, code: "invalid_survey", field: "survey.score"},
+		{raw: `{"event_id":"r-10","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"properties":{"basket":{"n":1}}}`, code: "invalid_property", field: "properties.basket"},
+		{raw: `{"event_id":"r-11","type":"visit","timestamp":"yesterday","identifiers":{"loyalty_id":"L-1"}}`, code: "invalid_timestamp", field: "timestamp"},
+		{raw: valid("ok-2")},
+	}
+	ndjsonItems := []rejectCase{
+		{raw: valid("ok-3")},
+		{raw: `{"event_id":"r-12","type":"visit",`, code: "invalid_json"},
+		{raw: `not json at all`, code: "invalid_json"},
+		{raw: valid("ok-4")},
+	}
+
+	sent := map[int]rejectCase{} // dead letters expected, by request number * 100 + index
+	checkAnswer := func(req int, items []rejectCase, res ingest.Result) {
+		t.Helper()
+		var wantErrs []ingest.ItemError
+		accepted := 0
+		for i, it := range items {
+			if it.code == "" {
+				accepted++
+				continue
+			}
+			wantErrs = append(wantErrs, ingest.ItemError{Index: i, Code: it.code, Field: it.field})
+			sent[req*100+i] = it
+		}
+		if res.Accepted != accepted || res.Rejected != len(wantErrs) || len(res.Errors) != len(wantErrs) {
+			t.Fatalf("request %d: answer %+v, want %d accepted, %d rejected", req, res, accepted, len(wantErrs))
+		}
+		for i, want := range wantErrs {
+			got := res.Errors[i]
+			if got.Index != want.Index || got.Code != want.Code || (want.Field != "" && got.Field != want.Field) || got.Message == "" {
+				t.Errorf("request %d error %d: %+v, want index %d code %s field %q and a message", req, i, got, want.Index, want.Code, want.Field)
+			}
+		}
+	}
+
+	items := make([][]byte, len(arrayItems))
+	for i, it := range arrayItems {
+		items[i] = []byte(it.raw)
+	}
+	before := time.Now()
+	checkAnswer(1, arrayItems, h.post("store", jsonType, arrayBody(items...), nil).result(t))
+	lines := make([][]byte, len(ndjsonItems))
+	for i, it := range ndjsonItems {
+		lines[i] = []byte(it.raw)
+	}
+	checkAnswer(2, ndjsonItems, h.post("store", ndjsonType, ndjsonBody(lines...), nil).result(t))
+	after := time.Now()
+
+	got := eventsByID(t, h.readEvents(4))
+	for _, id := range []string{"ok-1", "ok-2", "ok-3", "ok-4"} {
+		if _, ok := got[id]; !ok {
+			t.Errorf("valid event %s not on %s", id, eventsTopic)
+		}
+	}
+
+	dls := h.readDeadLetters(len(sent))
+	seen := map[string]bool{}
+	for _, dl := range dls {
+		if dl.Key != "store" || dl.Source != "store" || dl.Stage != "ingest" {
+			t.Errorf("dead letter %s: key %q source %q stage %q, want store/store/ingest", dl.ID, dl.Key, dl.Source, dl.Stage)
+		}
+		if dl.Index == nil {
+			t.Errorf("dead letter %s (%s) has no index", dl.ID, dl.ReasonCode)
+			continue
+		}
+		// Match the dead letter to the item by its exact bytes and index.
+		var want rejectCase
+		found := false
+		for k, c := range sent {
+			if k%100 == *dl.Index && c.raw == string(dl.Raw) {
+				want, found = c, true
+				delete(sent, k)
+				break
+			}
+		}
+		if !found {
+			t.Errorf("dead letter %s: index %d raw %q matches no rejected item (or matches one twice)", dl.ID, *dl.Index, dl.Raw)
+			continue
+		}
+		if dl.ReasonCode != want.code || dl.Error == "" {
+			t.Errorf("dead letter of %q: reason %q error %q, want reason %s and an error text", dl.Raw, dl.ReasonCode, dl.Error, want.code)
+		}
+		if dl.ReceivedAt.Before(before.Truncate(time.Millisecond)) || dl.ReceivedAt.After(after) {
+			t.Errorf("dead letter %s: received_at %s outside the requests [%s, %s]", dl.ID, dl.ReceivedAt, before, after)
+		}
+		if dl.Topic != nil || dl.Partition != nil || dl.Offset != nil {
+			t.Errorf("dead letter %s from ingest has a topic/partition/offset", dl.ID)
+		}
+		if seen[dl.ID] {
+			t.Errorf("dead letter id %s repeated", dl.ID)
+		}
+		seen[dl.ID] = true
+	}
+	for _, c := range sent {
+		t.Errorf("rejected item %q (%s) has no dead letter", c.raw, c.code)
+	}
+}
+
+// A body that cannot be split into items is answered 400 and dead-lettered
+// whole, byte for byte; an unknown channel is 404 and stores nothing.
+func TestUnparseableBodyAndUnknownChannel(t *testing.T) {
+	h := newHarness(t, nil)
+	bodies := []struct {
+		name, contentType, body string
+	}{
+		{"garbage", jsonType, "garbage\n"},
+		{"broken array", jsonType, `[{"type":"visit"},` + "\n" + `{"type":`},
+		{"broken object", jsonType, `  {"type":"visit","identifiers":{"user_id":"u-1"}`},
+		{"empty", jsonType, "  \n"},
+		{"empty ndjson", ndjsonType, "\n\n"},
+	}
+	for _, b := range bodies {
+		r := h.post("web", b.contentType, []byte(b.body), nil)
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("%s: status %d, want 400; body %s", b.name, r.status, r.body)
+		}
+		if code := r.errorCode(t); code != "unparseable_body" {
+			t.Errorf("%s: code %q, want unparseable_body", b.name, code)
+		}
+	}
+
+	r := h.post("fax", jsonType, []byte(`{"type":"visit","timestamp":"2026-01-15T10:15:00Z","identifiers":{"user_id":"u-1"}}`), nil)
+	if r.status != http.StatusNotFound {
+		t.Errorf("unknown channel: status %d, want 404; body %s", r.status, r.body)
+	} else if code := r.errorCode(t); code != "unknown_channel" {
+		t.Errorf("unknown channel: code %q, want unknown_channel", code)
+	}
+
+	dls := h.readDeadLetters(len(bodies))
+	for i, dl := range dls {
+		found := false
+		for _, b := range bodies {
+			if bytes.Equal(dl.Raw, []byte(b.body)) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("dead letter %d: raw %q is none of the bodies sent", i, dl.Raw)
+		}
+		if dl.ReasonCode != "unparseable_body" || dl.Error == "" || dl.Key != "web" || dl.Source != "web" || dl.Index != nil {
+			t.Errorf("dead letter %d: reason %q error %q key %q source %q index %v; want unparseable_body, a text, web, web, no index",
+				i, dl.ReasonCode, dl.Error, dl.Key, dl.Source, fmtIndex(dl.Index))
+		}
+	}
+	if evs := h.readEvents(0); len(evs) != 0 {
+		t.Errorf("%d events produced from bad bodies", len(evs))
+	}
+}
+
+func fmtIndex(p *int) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprint(*p)
+}
