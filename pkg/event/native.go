@@ -8,6 +8,8 @@ import (
 )
 
 // Native returns the event in goavro's native form for the cx.Event schema.
+// Optional fields that are absent are left out of the maps: goavro writes their
+// schema default (null), and the encoder does less work and allocation.
 func (e *Event) Native() map[string]any {
 	ids := make([]any, len(e.Identifiers))
 	for i, id := range e.Identifiers {
@@ -24,84 +26,91 @@ func (e *Event) Native() map[string]any {
 			props[k] = goavro.Union("boolean", v)
 		}
 	}
-	m := map[string]any{
-		"event_id":    e.EventID,
-		"channel":     e.Channel,
-		"type":        e.Type,
-		"event_time":  e.EventTime.UnixMilli(),
-		"client_time": e.ClientTime.UnixMilli(),
-		"sent_at":     nil,
-		"received_at": e.ReceivedAt.UnixMilli(),
-		"identifiers": ids,
-		"properties":  props,
-		"web":         nil,
-		"app":         nil,
-		"store":       nil,
-		"order":       nil,
-		"call":        nil,
-		"survey":      nil,
-	}
+	m := make(map[string]any, 12)
+	m["event_id"] = e.EventID
+	m["channel"] = e.Channel
+	m["type"] = e.Type
+	m["event_time"] = e.EventTime.UnixMilli()
+	m["client_time"] = e.ClientTime.UnixMilli()
+	m["received_at"] = e.ReceivedAt.UnixMilli()
+	m["identifiers"] = ids
+	m["properties"] = props
 	if !e.SentAt.IsZero() {
 		m["sent_at"] = goavro.Union("long.timestamp-millis", e.SentAt.UnixMilli())
 	}
 	if w := e.Web; w != nil {
-		m["web"] = goavro.Union("cx.Web", map[string]any{
-			"url": optString(w.URL), "referrer": optString(w.Referrer), "title": optString(w.Title),
-			"session_id": optString(w.SessionID), "user_agent": optString(w.UserAgent),
-		})
+		r := make(map[string]any, 5)
+		optString(r, "url", w.URL)
+		optString(r, "referrer", w.Referrer)
+		optString(r, "title", w.Title)
+		optString(r, "session_id", w.SessionID)
+		optString(r, "user_agent", w.UserAgent)
+		m["web"] = goavro.Union("cx.Web", r)
 	}
 	if a := e.App; a != nil {
-		m["app"] = goavro.Union("cx.App", map[string]any{
-			"platform": optString(a.Platform), "app_version": optString(a.AppVersion),
-			"screen": optString(a.Screen), "session_id": optString(a.SessionID),
-		})
+		r := make(map[string]any, 4)
+		optString(r, "platform", a.Platform)
+		optString(r, "app_version", a.AppVersion)
+		optString(r, "screen", a.Screen)
+		optString(r, "session_id", a.SessionID)
+		m["app"] = goavro.Union("cx.App", r)
 	}
 	if s := e.Store; s != nil {
-		m["store"] = goavro.Union("cx.Store", map[string]any{
-			"store_id": optString(s.StoreID), "register_id": optString(s.RegisterID), "staff_id": optString(s.StaffID),
-		})
+		r := make(map[string]any, 3)
+		optString(r, "store_id", s.StoreID)
+		optString(r, "register_id", s.RegisterID)
+		optString(r, "staff_id", s.StaffID)
+		m["store"] = goavro.Union("cx.Store", r)
 	}
 	if o := e.Order; o != nil {
 		items := make([]any, len(o.Items))
 		for i, it := range o.Items {
 			items[i] = map[string]any{"sku": it.SKU, "quantity": it.Quantity, "price": it.Price}
 		}
-		m["order"] = goavro.Union("cx.Order", map[string]any{
-			"order_id": optString(o.OrderID), "total": optDouble(o.Total), "currency": optString(o.Currency), "items": items,
-		})
+		r := map[string]any{"items": items}
+		optString(r, "order_id", o.OrderID)
+		optDouble(r, "total", o.Total)
+		optString(r, "currency", o.Currency)
+		m["order"] = goavro.Union("cx.Order", r)
 	}
 	if c := e.Call; c != nil {
-		m["call"] = goavro.Union("cx.Call", map[string]any{
-			"call_id": optString(c.CallID), "direction": optString(c.Direction), "queue": optString(c.Queue),
-			"wait_seconds": optDouble(c.WaitSeconds), "handle_seconds": optDouble(c.HandleSeconds),
-			"outcome": optString(c.Outcome), "agent_id": optString(c.AgentID), "reason": optString(c.Reason),
-		})
+		r := make(map[string]any, 8)
+		optString(r, "call_id", c.CallID)
+		optString(r, "direction", c.Direction)
+		optString(r, "queue", c.Queue)
+		optDouble(r, "wait_seconds", c.WaitSeconds)
+		optDouble(r, "handle_seconds", c.HandleSeconds)
+		optString(r, "outcome", c.Outcome)
+		optString(r, "agent_id", c.AgentID)
+		optString(r, "reason", c.Reason)
+		m["call"] = goavro.Union("cx.Call", r)
 	}
 	if s := e.Survey; s != nil {
 		score := 0.0
 		if s.Score != nil {
 			score = *s.Score
 		}
-		m["survey"] = goavro.Union("cx.Survey", map[string]any{
-			"kind": s.Kind, "score": score, "scale_max": optDouble(s.ScaleMax),
-			"comment": optString(s.Comment), "about_event_id": optString(s.AboutEventID),
-		})
+		r := map[string]any{"kind": s.Kind, "score": score}
+		optDouble(r, "scale_max", s.ScaleMax)
+		optString(r, "comment", s.Comment)
+		optString(r, "about_event_id", s.AboutEventID)
+		m["survey"] = goavro.Union("cx.Survey", r)
 	}
 	return m
 }
 
-func optString(s string) any {
-	if s == "" {
-		return nil
+// optString sets an optional string field; absent means the default (null).
+func optString(m map[string]any, k, s string) {
+	if s != "" {
+		m[k] = goavro.Union("string", s)
 	}
-	return goavro.Union("string", s)
 }
 
-func optDouble(f *float64) any {
-	if f == nil {
-		return nil
+// optDouble sets an optional double field; absent means the default (null).
+func optDouble(m map[string]any, k string, f *float64) {
+	if f != nil {
+		m[k] = goavro.Union("double", *f)
 	}
-	return goavro.Union("double", *f)
 }
 
 // FromNative converts goavro's native form of a cx.Event back into an Event.

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Measures cx360's throughput, each figure next to a raw baseline measured in
+# the same run on the same machine (README "Performance" carries the results).
+#   BENCHTIME=2000x COUNT=3 scripts/bench.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$CX360_ROOT"
+ensure_go
+go mod download
+
+BENCHTIME=${BENCHTIME:-1000x}
+COUNT=${COUNT:-3}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+log "ingest: HTTP (NDJSON x500, 4 clients) vs raw kafka-go produce of the same records; $COUNT runs of $BENCHTIME"
+go test -run '^$' -bench 'BenchmarkIngestHTTP$|BenchmarkRawKafkaProduce$' -benchtime "$BENCHTIME" -count "$COUNT" ./pkg/ingest/ | tee -a "$out"
+log "ingest CPU per event: parse → validate → normalise → encode (no I/O)"
+go test -run '^$' -bench 'BenchmarkProcess$' -benchmem -benchtime 300x -count "$COUNT" ./pkg/ingest/ | tee -a "$out"
+log "normalisers"
+go test -run '^$' -bench . -benchmem ./pkg/normalize/ | tee -a "$out"
+
+# Medians per benchmark and the ratio of ingest to its raw baseline.
+awk '
+function median(arr, n,   i, j, t) {
+	for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j+1] = arr[j]; arr[j+1] = t }
+	return (n % 2) ? arr[(n+1)/2] : (arr[n/2] + arr[n/2+1]) / 2
+}
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 2; i < NF; i++) {
+		if ($(i+1) == "events/s") { n[name]++; ev[name, n[name]] = $i }
+		if ($(i+1) == "ns/op")    { m[name]++; ns[name, m[name]] = $i }
+		if ($(i+1) == "allocs/op") { allocs[name] = $i }
+	}
+}
+END {
+	split("", a); for (i = 1; i <= n["BenchmarkIngestHTTP"]; i++) a[i] = ev["BenchmarkIngestHTTP", i]
+	http = median(a, n["BenchmarkIngestHTTP"])
+	split("", a); for (i = 1; i <= n["BenchmarkRawKafkaProduce"]; i++) a[i] = ev["BenchmarkRawKafkaProduce", i]
+	raw = median(a, n["BenchmarkRawKafkaProduce"])
+	split("", a); for (i = 1; i <= m["BenchmarkProcess"]; i++) a[i] = ns["BenchmarkProcess", i]
+	cpu = median(a, m["BenchmarkProcess"]) / 500 / 1000
+	printf "\n| what | cx360 | raw baseline (same run) | ratio |\n|---|---|---|---|\n"
+	printf "| ingest over HTTP, NDJSON batches of 500 mixed events, 4 clients | %.0f events/s | %.0f events/s (kafka-go, same pre-encoded records) | %.2f |\n", http, raw, http / raw
+	printf "| ingest CPU per event (parse, validate, normalise, Avro encode) | %.1f µs, %d allocs | | |\n", cpu, allocs["BenchmarkProcess"] / 500
+}' "$out"
