@@ -1,0 +1,788 @@
+package identity
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cx360/cx360/pkg/event"
+)
+
+// Namespace is the UUIDv5 namespace of customer ids: a customer's id is
+// uuid5(Namespace, "type:value") of the identifier that created it, so a replay
+// produces the same ids.
+var Namespace = uuid.MustParse("6f0c3f4e-1f7a-5a2e-9c1d-2c3a5e7b9d11")
+
+// Kinds of identity changes on cx.identity.changes.
+const (
+	ChangeMerge = "merge"
+	ChangeSplit = "split"
+	ChangeLink  = "link"
+	ChangeErase = "erase"
+)
+
+// ErrNotFound is returned for an unknown customer or identifier.
+var ErrNotFound = errors.New("not found")
+
+// Change is one entry of cx.identity.changes.
+type Change struct {
+	ID          string             `json:"change_id"`
+	Kind        string             `json:"kind"`
+	CustomerID  string             `json:"customer_id"`
+	RelatedIDs  []string           `json:"related_ids"`
+	Identifiers []event.Identifier `json:"identifiers"`
+	EventID     string             `json:"event_id,omitempty"`
+	Channel     string             `json:"channel,omitempty"`
+	Reason      string             `json:"reason,omitempty"`
+	At          time.Time          `json:"at"`
+	Version     int64              `json:"version"`
+}
+
+// Result says what applying an event or a command changed.
+type Result struct {
+	CustomerID string   // the event's customer ("" for commands)
+	Phase      string   // the event's journey phase
+	Changes    []Change // merges, splits, links, erasures
+	Updated    []string // live customers whose profile must be republished
+	Removed    []string // customer ids to tombstone (merged away, split away, erased)
+	// Singleton is the profile of an event that no linkable identifier ties to
+	// anyone (every identifier blocked or a hub); it is not kept in the graph.
+	Singleton *Profile
+}
+
+// evKey orders evidence: event time, then event id.
+type evKey struct {
+	At int64 // unix ms
+	ID string
+}
+
+func (a evKey) compare(b evKey) int {
+	if c := cmp.Compare(a.At, b.At); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// node is one identifier.
+type node struct {
+	key      string // "type:value"
+	prio     int
+	cust     *profile
+	agg      *aggregate  // events anchored on this identifier
+	partners []partner   // stronger identifiers seen with it, for hub detection
+	mentions []*evidence // evidence that named it but could not link it (a limit)
+	hub      bool        // quarantined: never links again
+	noMerge  bool        // unlinked by an operator: never bridges profiles again
+	erased   bool
+}
+
+func (n *node) typ() string { t, _, _ := strings.Cut(n.key, ":"); return t }
+
+func (n *node) identifier() event.Identifier {
+	t, v, _ := strings.Cut(n.key, ":")
+	return event.Identifier{Type: t, Value: v, Blocked: n.hub}
+}
+
+type partner struct {
+	n  *node
+	at int64
+}
+
+// evidence is an event that linked identifiers: the ledger entry that makes
+// every link explainable and every merge reversible.
+type evidence struct {
+	key     evKey
+	channel string
+	nodes   []*node // linkable identifiers, by priority
+	merge   bool    // it joined profiles when applied
+	sig     string
+}
+
+type profile struct {
+	id       string
+	created  evKey
+	lastKey  evKey // latest evidence of it, or naming one of its identifiers
+	version  int64
+	nodes    []*node
+	evidence []*evidence
+	merged   []string
+}
+
+// Graph is the identity graph. It is not safe for concurrent use; the
+// identity service applies events from one goroutine.
+type Graph struct {
+	rules      Rules
+	nodes      map[string]*node
+	profiles   map[string]*profile
+	survivor   map[string]string    // id no longer live → where its identifiers went
+	bySig      map[string]*evidence // evidence by identifier set
+	suppressed map[string]bool      // evidence signatures removed by a split
+}
+
+// NewGraph returns an empty graph.
+func NewGraph(rules Rules) (*Graph, error) {
+	if err := rules.compile(); err != nil {
+		return nil, err
+	}
+	return &Graph{
+		rules: rules, nodes: map[string]*node{}, profiles: map[string]*profile{},
+		survivor: map[string]string{}, bySig: map[string]*evidence{}, suppressed: map[string]bool{},
+	}, nil
+}
+
+// Stats counts what the graph holds.
+type Stats struct {
+	Identifiers, Profiles, Evidence, Hubs int
+}
+
+// Stats counts what the graph holds.
+func (g *Graph) Stats() Stats {
+	s := Stats{Identifiers: len(g.nodes), Profiles: len(g.profiles), Evidence: len(g.bySig)}
+	for _, n := range g.nodes {
+		if n.hub {
+			s.Hubs++
+		}
+	}
+	return s
+}
+
+// Apply resolves one event: it links its identifiers, merging profiles where
+// the rules allow, and returns the event's customer and what changed.
+func (g *Graph) Apply(e *event.Event) Result {
+	res := Result{Phase: phaseOf(g.rules.Phases, e)}
+	key := evKey{e.EventTime.UnixMilli(), e.EventID}
+	nodes := g.linkable(e)
+
+	for _, n := range nodes {
+		if g.observe(n, nodes, key.At) {
+			g.quarantine(n, &res, e)
+		}
+	}
+	nodes = slices.DeleteFunc(nodes, func(n *node) bool { return n.hub })
+	if len(nodes) == 0 {
+		var agg aggregate
+		agg.add(e)
+		id := uuid.NewSHA1(Namespace, []byte("event:"+e.EventID)).String()
+		p := agg.profile(id, 1, blockedIdentifiers(e), nil, e.ReceivedAt)
+		res.CustomerID, res.Singleton = id, &p
+		return res
+	}
+
+	ev := &evidence{key: key, channel: e.Channel, nodes: nodes, sig: signature(nodes)}
+	if g.suppressed[ev.sig] {
+		// An operator split these identifiers apart: the event counts for its
+		// strongest identifier's customer but links nothing.
+		ev = &evidence{key: key, channel: e.Channel, nodes: nodes[:1], sig: signature(nodes[:1])}
+	}
+	// An event is late when its component already holds evidence after it, or
+	// the same identifier set was first seen later (the ledger keeps the
+	// earliest evidence of each identifier set).
+	late := false
+	if old := g.bySig[ev.sig]; old != nil && old.key.compare(key) > 0 {
+		late = true
+	}
+	for _, n := range ev.nodes {
+		if n.cust != nil && n.cust.lastKey.compare(key) > 0 {
+			late = true
+		}
+	}
+	if late {
+		// Evidence must be applied in (time, id) order for the graph not to
+		// depend on arrival order: replay the touched components with it.
+		var set []*profile
+		for _, n := range ev.nodes {
+			if n.cust != nil {
+				set = append(set, n.cust)
+			}
+		}
+		g.recompute(g.closure(set), ev, &res, "late event "+e.EventID, e.ReceivedAt)
+	} else {
+		g.link(ev, &res, e)
+	}
+
+	anchor := ev.nodes[0]
+	if anchor.agg == nil {
+		anchor.agg = &aggregate{}
+	}
+	anchor.agg.add(e)
+	res.CustomerID = anchor.cust.id
+	res.Updated = appendUnique(res.Updated, anchor.cust.id)
+	g.bump(&res)
+	return res
+}
+
+// linkable returns the event's identifiers that may link, as nodes by priority.
+func (g *Graph) linkable(e *event.Event) []*node {
+	nodes := make([]*node, 0, len(e.Identifiers))
+	for _, id := range e.Identifiers {
+		if id.Blocked || g.rules.blocklist.Blocked(id.Type, id.Value) {
+			continue
+		}
+		k := id.Type + ":" + id.Value
+		n := g.nodes[k]
+		if n == nil {
+			n = &node{key: k, prio: g.rules.rule(id.Type).Priority}
+			g.nodes[k] = n
+		}
+		if n.hub || slices.Contains(nodes, n) {
+			continue
+		}
+		nodes = append(nodes, n)
+	}
+	slices.SortStableFunc(nodes, func(a, b *node) int {
+		if c := cmp.Compare(a.prio, b.prio); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	return nodes
+}
+
+// observe records the stronger identifiers n is seen with and reports whether
+// n has become a hub: seen with stronger identifiers that imply more than
+// HubProfiles distinct profiles within HubWindow (ceil(distinct of a type ÷ that
+// type's per-profile limit)). A family sharing a tablet stays under it; a shop's
+// walk-in number used for many loyalty cards does not.
+func (g *Graph) observe(n *node, nodes []*node, at int64) bool {
+	added := false
+	for _, m := range nodes {
+		if m.prio >= n.prio {
+			continue
+		}
+		i := slices.IndexFunc(n.partners, func(p partner) bool { return p.n == m })
+		switch {
+		case i < 0:
+			n.partners = append(n.partners, partner{n: m, at: at})
+			added = true
+		case at > n.partners[i].at:
+			n.partners[i].at = at
+		}
+	}
+	if !added || n.hub {
+		return false
+	}
+	window := g.rules.HubWindow.Milliseconds()
+	perType := map[string]int{}
+	for _, p := range n.partners {
+		if !p.n.erased && abs(p.at-at) <= window {
+			perType[p.n.typ()]++
+		}
+	}
+	for t, count := range perType {
+		limit := g.rules.rule(t).Max
+		if (count+limit-1)/limit > g.rules.HubProfiles {
+			return true
+		}
+	}
+	return false
+}
+
+// quarantine makes n a hub: it never links again, and the links it made are
+// undone by replaying its component's evidence without it.
+func (g *Graph) quarantine(n *node, res *Result, e *event.Event) {
+	n.hub = true
+	n.partners = nil
+	if n.cust == nil {
+		return
+	}
+	g.recompute(g.closure([]*profile{n.cust}), nil, res, "hub quarantined: "+n.key, e.ReceivedAt)
+}
+
+// link applies one evidence greedily in priority order: identifiers without a
+// profile join, other profiles merge in, until a per-profile limit would be
+// broken; the rest of the (lower-priority) identifiers stay unlinked. It
+// returns the profile the evidence's first identifier belongs to. With res nil
+// (a replay) it records no changes.
+func (g *Graph) link(ev *evidence, res *Result, e *event.Event) *profile {
+	var group []*profile
+	var pending []*node
+	counts := map[string]int{}
+	// An event carrying an unlinked identifier never joins two profiles: the
+	// operator said that identifier's co-occurrences are not evidence.
+	noBridge := slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.noMerge })
+	fits := func(add map[string]int) bool {
+		for t, c := range add {
+			if counts[t]+c > g.rules.rule(t).Max {
+				return false
+			}
+		}
+		return true
+	}
+	stop := len(ev.nodes)
+	for i, n := range ev.nodes {
+		stop = i
+		switch {
+		case n.cust == nil:
+			if !fits(map[string]int{n.typ(): 1}) {
+				goto done
+			}
+			pending = append(pending, n)
+			counts[n.typ()]++
+		case slices.Contains(group, n.cust):
+		default:
+			if len(group) > 0 && noBridge {
+				goto done
+			}
+			add := map[string]int{}
+			for _, m := range n.cust.nodes {
+				add[m.typ()]++
+			}
+			if !fits(add) {
+				goto done
+			}
+			group = append(group, n.cust)
+			for t, c := range add {
+				counts[t] += c
+			}
+		}
+		stop = len(ev.nodes)
+	}
+done:
+	var target *profile
+	if len(group) == 0 {
+		target = g.newProfile(pending[0].key, ev.key)
+	} else {
+		target = slices.MinFunc(group, func(a, b *profile) int { return a.created.compare(b.created) })
+	}
+	ev.merge = len(group) > 1
+	for _, q := range group {
+		if q != target {
+			g.absorb(target, q, ev, res, e)
+		}
+	}
+	for _, n := range pending {
+		n.cust = target
+		target.nodes = append(target.nodes, n)
+	}
+	if len(pending) > 0 && res != nil {
+		ids := make([]event.Identifier, len(pending))
+		for i, n := range pending {
+			ids[i] = n.identifier()
+		}
+		res.Changes = append(res.Changes, Change{
+			ID: changeID(ChangeLink, ev.key.ID, target.id), Kind: ChangeLink, CustomerID: target.id,
+			RelatedIDs: []string{}, Identifiers: ids, EventID: ev.key.ID, Channel: ev.channel, At: e.ReceivedAt,
+		})
+	}
+	if (len(ev.nodes) > 1 || len(group) == 0) && g.bySig[ev.sig] == nil {
+		g.bySig[ev.sig] = ev
+		target.evidence = insertSorted(target.evidence, ev)
+		target.lastKey = maxKey(target.lastKey, ev.key)
+		// Identifiers the rules kept out remember this evidence: if their own
+		// component changes, this one must be replayed with it.
+		for _, n := range ev.nodes[stop:] {
+			n.mentions = append(n.mentions, ev)
+			if n.cust != nil {
+				n.cust.lastKey = maxKey(n.cust.lastKey, ev.key)
+			}
+		}
+	}
+	return target
+}
+
+func (g *Graph) newProfile(firstKey string, created evKey) *profile {
+	id := uuid.NewSHA1(Namespace, []byte(firstKey)).String()
+	p := &profile{id: id, created: created}
+	g.profiles[id] = p
+	delete(g.survivor, id)
+	return p
+}
+
+// absorb merges q into the survivor p.
+func (g *Graph) absorb(p, q *profile, ev *evidence, res *Result, e *event.Event) {
+	for _, n := range q.nodes {
+		n.cust = p
+	}
+	p.nodes = append(p.nodes, q.nodes...)
+	for _, x := range q.evidence {
+		p.evidence = insertSorted(p.evidence, x)
+	}
+	p.merged = append(append(p.merged, q.id), q.merged...)
+	p.version = max(p.version, q.version)
+	p.lastKey = maxKey(p.lastKey, q.lastKey)
+	if q.created.compare(p.created) < 0 {
+		p.created = q.created
+	}
+	delete(g.profiles, q.id)
+	g.survivor[q.id] = p.id
+	if res == nil {
+		return
+	}
+	ids := make([]event.Identifier, 0, len(ev.nodes))
+	for _, n := range ev.nodes {
+		ids = append(ids, n.identifier())
+	}
+	res.Changes = append(res.Changes, Change{
+		ID: changeID(ChangeMerge, ev.key.ID, q.id), Kind: ChangeMerge, CustomerID: p.id, RelatedIDs: []string{q.id},
+		Identifiers: ids, EventID: ev.key.ID, Channel: ev.channel, Reason: "shared identifiers", At: e.ReceivedAt,
+	})
+	res.Removed = appendUnique(res.Removed, q.id)
+	res.Updated = appendUnique(res.Updated, p.id)
+}
+
+// closure adds to set every profile its evidence mentions: replaying a
+// component must see the same neighbours its original run saw.
+func (g *Graph) closure(set []*profile) []*profile {
+	out := slices.Clone(set)
+	slices.SortFunc(out, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
+	out = slices.Compact(out)
+	add := func(p *profile) {
+		if p != nil && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	for i := 0; i < len(out); i++ {
+		for _, ev := range out[i].evidence {
+			for _, n := range ev.nodes {
+				add(n.cust)
+			}
+		}
+		for _, n := range out[i].nodes {
+			for _, m := range n.mentions {
+				add(m.nodes[0].cust) // the profile that evidence linked
+			}
+		}
+	}
+	return out
+}
+
+// recompute rebuilds the profiles of set from their evidence (plus extra),
+// replayed in (time, id) order without hubs, unlinked bridges and suppressed
+// evidence, and reports how the result differs: splits, merges, new versions.
+func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason string, at time.Time) {
+	oldOf := map[*node]*profile{}
+	var all []*evidence
+	for _, p := range set {
+		for _, n := range p.nodes {
+			oldOf[n] = p
+			n.cust = nil
+		}
+		all = append(all, p.evidence...)
+		delete(g.profiles, p.id)
+	}
+	var fresh []*node // identifiers the extra evidence brings in
+	if extra != nil {
+		all = append(all, extra)
+		for _, n := range extra.nodes {
+			if n.cust == nil && oldOf[n] == nil {
+				fresh = append(fresh, n)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b *evidence) int { return a.key.compare(b.key) })
+	for _, ev := range all {
+		delete(g.bySig, ev.sig)
+		for _, n := range ev.nodes {
+			n.mentions = slices.DeleteFunc(n.mentions, func(m *evidence) bool { return m == ev })
+		}
+	}
+	for _, ev := range all {
+		nodes := slices.DeleteFunc(slices.Clone(ev.nodes), func(n *node) bool {
+			return n.hub || n.erased || (ev.merge && n.noMerge)
+		})
+		if len(nodes) == 0 {
+			continue
+		}
+		sig := signature(nodes)
+		if g.suppressed[sig] || (g.bySig[sig] != nil && ev != extra) {
+			continue
+		}
+		g.link(&evidence{key: ev.key, channel: ev.channel, nodes: nodes, sig: sig}, nil, nil)
+	}
+	// Identifiers that were linked and are left without evidence (a hub, an
+	// identifier only a removed merge brought in) keep a profile of their own,
+	// which holds the events resolved to them. A hub's profile never links.
+	for n := range oldOf {
+		if n.cust == nil && !n.erased {
+			p := g.newProfile(n.key, evKey{At: n.agg.firstSeenMillis()})
+			n.cust = p
+			p.nodes = append(p.nodes, n)
+		}
+	}
+	g.diff(oldOf, res, reason, at)
+	if res != nil && extra != nil {
+		byProfile := map[*profile][]event.Identifier{}
+		for _, n := range fresh {
+			if n.cust != nil {
+				byProfile[n.cust] = append(byProfile[n.cust], n.identifier())
+			}
+		}
+		for p, ids := range byProfile {
+			res.Changes = append(res.Changes, Change{
+				ID: changeID(ChangeLink, extra.key.ID, p.id), Kind: ChangeLink, CustomerID: p.id,
+				RelatedIDs: []string{}, Identifiers: ids, EventID: extra.key.ID, Channel: extra.channel, At: at,
+			})
+		}
+	}
+}
+
+// diff reports the outcome of a recompute against the profiles before it.
+func (g *Graph) diff(oldOf map[*node]*profile, res *Result, reason string, at time.Time) {
+	newIDs := map[*profile][]string{} // old profile → ids of the profiles its identifiers went to
+	version := map[*profile]int64{}   // new profile → highest version it descends from
+	for n, old := range oldOf {
+		if n.cust == nil {
+			continue
+		}
+		if !slices.Contains(newIDs[old], n.cust.id) {
+			newIDs[old] = append(newIDs[old], n.cust.id)
+		}
+		version[n.cust] = max(version[n.cust], old.version)
+	}
+	for p, v := range version {
+		p.version = max(p.version, v)
+		res.Updated = appendUnique(res.Updated, p.id)
+		for old, ids := range newIDs {
+			if old.id != p.id && len(ids) == 1 && ids[0] == p.id {
+				p.merged = appendUnique(p.merged, old.id)
+			}
+		}
+		slices.Sort(p.merged)
+	}
+	olds := make([]*profile, 0, len(newIDs))
+	for old := range newIDs {
+		olds = append(olds, old)
+	}
+	slices.SortFunc(olds, func(a, b *profile) int { return strings.Compare(a.id, b.id) })
+	for _, old := range olds {
+		ids := newIDs[old]
+		slices.Sort(ids)
+		if _, live := g.profiles[old.id]; !live {
+			res.Removed = appendUnique(res.Removed, old.id)
+			// The old id now answers with the profile its creating identifier is in.
+			if len(old.nodes) > 0 && old.nodes[0].cust != nil {
+				g.survivor[old.id] = old.nodes[0].cust.id
+			}
+		}
+		if len(ids) > 1 || ids[0] != old.id {
+			res.Changes = append(res.Changes, Change{
+				ID: changeID(ChangeSplit, reason, old.id), Kind: ChangeSplit, CustomerID: old.id, RelatedIDs: ids,
+				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: old.version + 1,
+			})
+		}
+	}
+}
+
+// bump gives every updated profile a new version: versions only grow, so a
+// compacted topic or a ReplacingMergeTree keeps the newest state.
+func (g *Graph) bump(res *Result) {
+	for _, id := range res.Updated {
+		if p := g.profiles[id]; p != nil {
+			p.version++
+		}
+	}
+	res.Updated = slices.DeleteFunc(res.Updated, func(id string) bool { return g.profiles[id] == nil })
+	res.Removed = slices.DeleteFunc(res.Removed, func(id string) bool { return g.profiles[id] != nil })
+	for i := range res.Changes {
+		c := &res.Changes[i]
+		if p := g.profiles[c.CustomerID]; p != nil && c.Kind != ChangeSplit {
+			c.Version = p.version
+		}
+	}
+}
+
+// Resolve returns the live customer id for any id ever issued (itself, or the
+// survivor it was merged or split into), and whether it is known.
+func (g *Graph) Resolve(id string) (string, bool) {
+	for range 64 { // chains are short; the bound guards against a cycle bug
+		if _, ok := g.profiles[id]; ok {
+			return id, true
+		}
+		next, ok := g.survivor[id]
+		if !ok {
+			return "", false
+		}
+		id = next
+	}
+	return "", false
+}
+
+// Profile returns the live profile for any id ever issued.
+func (g *Graph) Profile(id string) (Profile, bool) {
+	live, ok := g.Resolve(id)
+	if !ok {
+		return Profile{}, false
+	}
+	return g.view(g.profiles[live]), true
+}
+
+// Lookup returns the profile holding an identifier (type and normalised value).
+func (g *Graph) Lookup(typ, value string) (Profile, bool) {
+	n := g.nodes[typ+":"+value]
+	if n == nil || n.cust == nil {
+		return Profile{}, false
+	}
+	return g.view(n.cust), true
+}
+
+// Profiles returns the views of the given live customer ids (unknown ids are skipped).
+func (g *Graph) Profiles(ids []string, at time.Time) []Profile {
+	out := make([]Profile, 0, len(ids))
+	for _, id := range ids {
+		if p := g.profiles[id]; p != nil {
+			v := g.view(p)
+			v.UpdatedAt = at
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (g *Graph) view(p *profile) Profile {
+	var agg aggregate
+	ids := make([]event.Identifier, 0, len(p.nodes))
+	for _, n := range p.nodes {
+		agg.merge(n.agg)
+		ids = append(ids, n.identifier())
+	}
+	event.SortIdentifiers(ids)
+	return agg.profile(p.id, p.version, ids, p.merged, time.Time{})
+}
+
+// Unlink stops an identifier from bridging profiles and undoes the merges it
+// bridged: its component is replayed with the identifier removed from every
+// merging evidence. The identifier stays with the profile it first belonged to.
+func (g *Graph) Unlink(typ, value string, at time.Time) (Result, error) {
+	n := g.nodes[typ+":"+value]
+	if n == nil || n.erased {
+		return Result{}, fmt.Errorf("identifier %s:%s: %w", typ, value, ErrNotFound)
+	}
+	var res Result
+	n.noMerge = true
+	if n.cust != nil {
+		g.recompute(g.closure([]*profile{n.cust}), nil, &res, "unlinked "+n.key, at)
+	}
+	g.bump(&res)
+	return res, nil
+}
+
+// Split undoes every merge of a customer: the evidence that joined profiles is
+// removed (and its identifier sets never merge again) and the component is
+// replayed, restoring the profiles that existed before the merges.
+func (g *Graph) Split(customerID string, at time.Time) (Result, error) {
+	live, ok := g.Resolve(customerID)
+	if !ok {
+		return Result{}, fmt.Errorf("customer %s: %w", customerID, ErrNotFound)
+	}
+	p := g.profiles[live]
+	var res Result
+	for _, ev := range p.evidence {
+		if ev.merge {
+			g.suppressed[ev.sig] = true
+		}
+	}
+	g.recompute(g.closure([]*profile{p}), nil, &res, "split "+live, at)
+	g.bump(&res)
+	return res, nil
+}
+
+// Erase forgets a customer (right to be forgotten): the profile, its
+// identifiers, their aggregates and evidence leave the graph, and the change
+// names every customer id that ever pointed at it, so that downstream stores
+// can delete their rows. The change carries no personal data.
+func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
+	live, ok := g.Resolve(customerID)
+	if !ok {
+		return Result{}, fmt.Errorf("customer %s: %w", customerID, ErrNotFound)
+	}
+	p := g.profiles[live]
+	for _, n := range p.nodes {
+		n.erased, n.cust, n.agg, n.partners = true, nil, nil, nil
+		delete(g.nodes, n.key)
+	}
+	for _, ev := range p.evidence {
+		delete(g.bySig, ev.sig)
+		for _, n := range ev.nodes {
+			n.mentions = slices.DeleteFunc(n.mentions, func(m *evidence) bool { return m == ev })
+		}
+	}
+	// Other profiles' evidence may name an erased identifier (a link the rules
+	// refused), and other identifiers remember it as a partner: drop it there too.
+	for _, q := range g.profiles {
+		for _, ev := range q.evidence {
+			ev.nodes = slices.DeleteFunc(ev.nodes, func(n *node) bool { return n.erased })
+		}
+	}
+	for _, n := range g.nodes {
+		n.partners = slices.DeleteFunc(n.partners, func(p partner) bool { return p.n.erased })
+	}
+	related := []string{live}
+	for old, to := range g.survivor {
+		if r, _ := g.Resolve(to); r == live {
+			related = append(related, old)
+		}
+	}
+	for _, old := range related {
+		delete(g.survivor, old)
+	}
+	delete(g.profiles, live)
+	slices.Sort(related)
+	res := Result{
+		Removed: related,
+		Changes: []Change{{
+			ID: changeID(ChangeErase, "", live), Kind: ChangeErase, CustomerID: live, RelatedIDs: related,
+			Identifiers: []event.Identifier{}, Reason: "erasure requested", At: at, Version: p.version + 1,
+		}},
+	}
+	return res, nil
+}
+
+func (a *aggregate) firstSeenMillis() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.FirstSeen.UnixMilli()
+}
+
+func maxKey(a, b evKey) evKey {
+	if a.compare(b) >= 0 {
+		return a
+	}
+	return b
+}
+
+func signature(nodes []*node) string {
+	keys := make([]string, len(nodes))
+	for i, n := range nodes {
+		keys[i] = n.key
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, "\x00")
+}
+
+func changeID(kind, cause, subject string) string {
+	return uuid.NewSHA1(Namespace, []byte(kind+"\x00"+cause+"\x00"+subject)).String()
+}
+
+func insertSorted(list []*evidence, ev *evidence) []*evidence {
+	i, _ := slices.BinarySearchFunc(list, ev, func(a, b *evidence) int { return a.key.compare(b.key) })
+	return slices.Insert(list, i, ev)
+}
+
+func appendUnique(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+func blockedIdentifiers(e *event.Event) []event.Identifier {
+	out := make([]event.Identifier, len(e.Identifiers))
+	for i, id := range e.Identifiers {
+		id.Blocked = true
+		out[i] = id
+	}
+	return out
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
