@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/linkedin/goavro/v2"
 
 	"github.com/cx360/cx360/pkg/event"
+	"github.com/cx360/cx360/schemas"
 )
 
 var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -379,6 +381,64 @@ func TestPhases(t *testing.T) {
 		}
 		if got := phaseOf(rules, e); got != c.want {
 			t.Errorf("%s/%s/%s: %s, want %s", c.channel, c.typ, c.reason, got, c.want)
+		}
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	g := newTestGraph(t)
+	for _, e := range randomEvents(rand.New(rand.NewPCG(3, 4)), 200) {
+		g.Apply(e)
+	}
+	g.Split(idFor("email:p1@x.com"), t0)
+	var buf strings.Builder
+	if err := g.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g2, err := Load(strings.NewReader(buf.String()), DefaultRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if partition(g2) != partition(g) || g2.Stats() != g.Stats() {
+		t.Fatalf("loaded graph differs: %+v vs %+v", g2.Stats(), g.Stats())
+	}
+	// Both continue identically.
+	more := randomEvents(rand.New(rand.NewPCG(5, 6)), 100)
+	for _, e := range more {
+		e.EventID = "more-" + e.EventID
+		a, b := g.Apply(e), g2.Apply(e)
+		if a.CustomerID != b.CustomerID {
+			t.Fatalf("event %s: %s vs %s after reload", e.EventID, a.CustomerID, b.CustomerID)
+		}
+	}
+	if partition(g2) != partition(g) {
+		t.Fatal("graphs diverged after reload")
+	}
+	pa, _ := g.Profile(idFor("email:p2@x.com"))
+	pb, _ := g2.Profile(idFor("email:p2@x.com"))
+	if pa.Version != pb.Version || pa.EventCounts["web"] != pb.EventCounts["web"] {
+		t.Fatalf("profile differs after reload: %+v vs %+v", pa, pb)
+	}
+}
+
+func TestNativeFormsEncode(t *testing.T) {
+	g := newTestGraph(t)
+	g.Apply(ev("e1", 0, "email:a@x.com"))
+	res := g.Apply(ev("e2", 1, "user_id:u1", "email:a@x.com", "phone:+442079460958"))
+	for _, c := range []struct {
+		schema string
+		native any
+	}{
+		{schemas.JourneyEvent, JourneyNative(res.CustomerID, res.Phase, ev("e2", 1, "user_id:u1"))},
+		{schemas.CustomerProfile, g.Profiles(res.Updated, t0)[0].Native()},
+		{schemas.IdentityChange, res.Changes[0].Native()},
+	} {
+		codec, err := goavro.NewCodec(schemas.MustAvro(c.schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := codec.BinaryFromNative(nil, c.native); err != nil {
+			t.Fatalf("%s: %v", c.schema, err)
 		}
 	}
 }

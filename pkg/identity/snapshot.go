@@ -1,0 +1,171 @@
+package identity
+
+import (
+	"encoding/gob"
+	"fmt"
+	"io"
+)
+
+// The snapshot is the graph flattened into index-linked slices, gob-encoded.
+// The identity service writes it atomically with the input offsets it covers.
+type snapNode struct {
+	Key      string
+	Cust     int32 // profile index, -1 for none
+	Agg      *aggregate
+	Partners []snapPartner
+	Mentions []int32 // evidence indexes
+	Hub      bool
+	NoMerge  bool
+}
+
+type snapPartner struct {
+	N  int32
+	At int64
+}
+
+type snapEvidence struct {
+	Key     evKey
+	Channel string
+	Nodes   []int32
+	Merge   bool
+}
+
+type snapProfile struct {
+	ID       string
+	Created  evKey
+	LastKey  evKey
+	Version  int64
+	Nodes    []int32
+	Evidence []int32
+	Merged   []string
+}
+
+type snapGraph struct {
+	Nodes      []snapNode
+	Evidence   []snapEvidence
+	Profiles   []snapProfile
+	Survivor   map[string]string
+	Suppressed []string
+}
+
+// Save writes the whole graph to w.
+func (g *Graph) Save(w io.Writer) error {
+	nodeIdx := make(map[*node]int32, len(g.nodes))
+	var s snapGraph
+	for _, n := range g.nodes {
+		nodeIdx[n] = int32(len(s.Nodes))
+		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: n.agg, Hub: n.hub, NoMerge: n.noMerge})
+	}
+	profIdx := make(map[*profile]int32, len(g.profiles))
+	evIdx := map[*evidence]int32{}
+	addEvidence := func(ev *evidence) int32 {
+		if i, ok := evIdx[ev]; ok {
+			return i
+		}
+		i := int32(len(s.Evidence))
+		evIdx[ev] = i
+		se := snapEvidence{Key: ev.key, Channel: ev.channel, Merge: ev.merge}
+		for _, n := range ev.nodes {
+			se.Nodes = append(se.Nodes, nodeIdx[n])
+		}
+		s.Evidence = append(s.Evidence, se)
+		return i
+	}
+	for _, p := range g.profiles {
+		profIdx[p] = int32(len(s.Profiles))
+		sp := snapProfile{ID: p.id, Created: p.created, LastKey: p.lastKey, Version: p.version, Merged: p.merged}
+		for _, n := range p.nodes {
+			sp.Nodes = append(sp.Nodes, nodeIdx[n])
+		}
+		for _, ev := range p.evidence {
+			sp.Evidence = append(sp.Evidence, addEvidence(ev))
+		}
+		s.Profiles = append(s.Profiles, sp)
+	}
+	for n, i := range nodeIdx {
+		sn := &s.Nodes[i]
+		sn.Cust = -1
+		if n.cust != nil {
+			sn.Cust = profIdx[n.cust]
+		}
+		for _, p := range n.partners {
+			if j, ok := nodeIdx[p.n]; ok {
+				sn.Partners = append(sn.Partners, snapPartner{N: j, At: p.at})
+			}
+		}
+		for _, m := range n.mentions {
+			if j, ok := evIdx[m]; ok {
+				sn.Mentions = append(sn.Mentions, j)
+			}
+		}
+	}
+	s.Survivor = g.survivor
+	for sig := range g.suppressed {
+		s.Suppressed = append(s.Suppressed, sig)
+	}
+	if err := gob.NewEncoder(w).Encode(&s); err != nil {
+		return fmt.Errorf("identity: saving graph: %w", err)
+	}
+	return nil
+}
+
+// Load reads a graph written by Save.
+func Load(r io.Reader, rules Rules) (*Graph, error) {
+	g, err := NewGraph(rules)
+	if err != nil {
+		return nil, err
+	}
+	var s snapGraph
+	if err := gob.NewDecoder(r).Decode(&s); err != nil {
+		return nil, fmt.Errorf("identity: loading graph: %w", err)
+	}
+	nodes := make([]*node, len(s.Nodes))
+	for i, sn := range s.Nodes {
+		nodes[i] = &node{key: sn.Key, prio: g.rules.rule((&node{key: sn.Key}).typ()).Priority, agg: sn.Agg, hub: sn.Hub, noMerge: sn.NoMerge}
+		g.nodes[sn.Key] = nodes[i]
+	}
+	evs := make([]*evidence, len(s.Evidence))
+	for i, se := range s.Evidence {
+		ev := &evidence{key: se.Key, channel: se.Channel, merge: se.Merge}
+		for _, j := range se.Nodes {
+			if int(j) >= len(nodes) {
+				return nil, fmt.Errorf("identity: snapshot is corrupt: evidence names node %d of %d", j, len(nodes))
+			}
+			ev.nodes = append(ev.nodes, nodes[j])
+		}
+		ev.sig = signature(ev.nodes)
+		evs[i] = ev
+		g.bySig[ev.sig] = ev
+	}
+	profs := make([]*profile, len(s.Profiles))
+	for i, sp := range s.Profiles {
+		p := &profile{id: sp.ID, created: sp.Created, lastKey: sp.LastKey, version: sp.Version, merged: sp.Merged}
+		for _, j := range sp.Nodes {
+			p.nodes = append(p.nodes, nodes[j])
+		}
+		for _, j := range sp.Evidence {
+			p.evidence = append(p.evidence, evs[j])
+		}
+		profs[i] = p
+		g.profiles[p.id] = p
+	}
+	for i, sn := range s.Nodes {
+		n := nodes[i]
+		if sn.Cust >= 0 {
+			n.cust = profs[sn.Cust]
+		}
+		for _, p := range sn.Partners {
+			n.partners = append(n.partners, partner{n: nodes[p.N], at: p.At})
+		}
+		for _, j := range sn.Mentions {
+			n.mentions = append(n.mentions, evs[j])
+		}
+	}
+	if s.Survivor != nil {
+		g.survivor = s.Survivor
+	}
+	for _, sig := range s.Suppressed {
+		g.suppressed[sig] = true
+	}
+	return g, nil
+}
