@@ -13,30 +13,36 @@ import (
 // Defaults. Ports follow DESIGN.md: ingest 8080, registry 8081, identity 8082,
 // admin/metrics 9100+, Kafka 9092.
 const (
-	DefaultBrokers          = "127.0.0.1:9092"
-	DefaultTopicPrefix      = "cx."
-	DefaultPartitions       = 3
-	DefaultReplication      = 1
-	DefaultBatchTimeout     = 2 * time.Millisecond
-	DefaultRegistryURL      = "http://127.0.0.1:8081"
-	DefaultIngestAddr       = "127.0.0.1:8080"
-	DefaultIngestAdminAddr  = "127.0.0.1:9100"
-	DefaultMaxBodyBytes     = 10 << 20
-	DefaultRegion           = "GB"
-	DefaultDedupWindow      = 10 * time.Minute
-	DefaultDedupMaxEntries  = 1_000_000
-	DefaultMaxFutureSkew    = 24 * time.Hour
-	DefaultShutdownTimeout  = 30 * time.Second
-	DefaultProduceTimeout   = 10 * time.Second
-	DefaultLogLevel         = "info"
-	DefaultLogFormat        = "json"
-	DefaultMappingsDir      = ""
-	DefaultBlocklistFile    = ""
-	DefaultAPIKeysFile      = ""
-	DefaultRegistryUser     = ""
-	DefaultRegistryPassword = ""
-	DefaultRegistryPassFile = ""
-	DefaultStartupTimeout   = 30 * time.Second
+	DefaultBrokers           = "127.0.0.1:9092"
+	DefaultTopicPrefix       = "cx."
+	DefaultPartitions        = 3
+	DefaultReplication       = 1
+	DefaultBatchTimeout      = 2 * time.Millisecond
+	DefaultRegistryURL       = "http://127.0.0.1:8081"
+	DefaultIngestAddr        = "127.0.0.1:8080"
+	DefaultIngestAdminAddr   = "127.0.0.1:9100"
+	DefaultMaxBodyBytes      = 10 << 20
+	DefaultRegion            = "GB"
+	DefaultDedupWindow       = 10 * time.Minute
+	DefaultDedupMaxEntries   = 1_000_000
+	DefaultMaxFutureSkew     = 24 * time.Hour
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultProduceTimeout    = 10 * time.Second
+	DefaultIdentityAddr      = "127.0.0.1:8082"
+	DefaultIdentityAdminAddr = "127.0.0.1:9101"
+	DefaultIdentityDataDir   = "./data/identity"
+	DefaultSnapshotInterval  = 5 * time.Second
+	DefaultIdentityBatch     = 2000
+	DefaultIdentityGroup     = "cx360-identity"
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "json"
+	DefaultMappingsDir       = ""
+	DefaultBlocklistFile     = ""
+	DefaultAPIKeysFile       = ""
+	DefaultRegistryUser      = ""
+	DefaultRegistryPassword  = ""
+	DefaultRegistryPassFile  = ""
+	DefaultStartupTimeout    = 30 * time.Second
 )
 
 // Kafka configures the connection to the cluster and the topics.
@@ -82,6 +88,9 @@ func (k *Kafka) validate() []error {
 // Topics are the names of cx360's topics under a prefix (DESIGN.md "Kafka topics").
 type Topics struct {
 	Events, DLQ, Journeys, Customers, IdentityChanges string
+	// IdentityLease is a one-partition topic whose consumer-group assignment
+	// elects the one identity instance that works.
+	IdentityLease string
 }
 
 // Topics returns the topic names for the configured prefix.
@@ -89,7 +98,7 @@ func (k *Kafka) Topics() Topics {
 	p := k.TopicPrefix
 	return Topics{
 		Events: p + "events", DLQ: p + "events.dlq", Journeys: p + "journeys",
-		Customers: p + "customers", IdentityChanges: p + "identity.changes",
+		Customers: p + "customers", IdentityChanges: p + "identity.changes", IdentityLease: p + "identity.lease",
 	}
 }
 
@@ -275,3 +284,86 @@ func (e indented) Error() string {
 func (e indented) Unwrap() []error { return e }
 
 func joinIndented(errs []error) error { return indented(errs) }
+
+// Identity configures the identity service.
+type Identity struct {
+	Log      Log
+	Kafka    Kafka
+	Registry Registry
+
+	Addr             string
+	AdminAddr        string
+	DataDir          string
+	RulesFile        string
+	SnapshotInterval time.Duration
+	BatchSize        int
+	DefaultRegion    string
+	GroupID          string
+	StartupTimeout   time.Duration
+	ShutdownTimeout  time.Duration
+}
+
+// Bind registers identity's flags.
+func (c *Identity) Bind(fs *FlagSet) {
+	c.Log.Bind(fs)
+	c.Kafka.Bind(fs)
+	c.Registry.Bind(fs)
+	fs.String(&c.Addr, "identity-addr", DefaultIdentityAddr, "profile API listen address")
+	fs.String(&c.AdminAddr, "identity-admin-addr", DefaultIdentityAdminAddr, "health and metrics listen address (empty: only on the API address)")
+	fs.String(&c.DataDir, "identity-data-dir", DefaultIdentityDataDir, "directory of the graph snapshots")
+	fs.String(&c.RulesFile, "identity-rules-file", "", "YAML overriding identifier priorities and limits, hub detection, blocklist and journey phases")
+	fs.Duration(&c.SnapshotInterval, "identity-snapshot-interval", DefaultSnapshotInterval, "how often the graph and its input offsets are saved (a restart replays at most this much)")
+	fs.Int(&c.BatchSize, "identity-batch-size", DefaultIdentityBatch, "most events resolved per produce")
+	fs.String(&c.DefaultRegion, "default-region", DefaultRegion, "ISO 3166 region for phone numbers without a country code (profile lookups)")
+	fs.String(&c.GroupID, "identity-group", DefaultIdentityGroup, "consumer group that elects the active identity instance and holds its committed offsets")
+	fs.Duration(&c.StartupTimeout, "startup-timeout", DefaultStartupTimeout, "how long start-up retries Kafka and the registry before giving up")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "bound on a graceful shutdown")
+}
+
+// Validate reports every configuration error at once.
+func (c *Identity) Validate() error {
+	errs := append(c.Log.validate(), c.Kafka.validate()...)
+	errs = append(errs, c.Registry.validate()...)
+	for name, addr := range map[string]string{"identity-addr": c.Addr, "identity-admin-addr": c.AdminAddr} {
+		if addr == "" && name == "identity-admin-addr" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("identity-data-dir is required"))
+	}
+	if c.SnapshotInterval <= 0 || c.BatchSize < 1 || c.StartupTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("identity-snapshot-interval, identity-batch-size, startup-timeout and shutdown-timeout must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))
+	}
+	return nil
+}
+
+// WithDefaults fills zero-valued settings with their defaults (for callers,
+// like the dev stack, that build the config in code rather than from flags).
+func (c Identity) WithDefaults() Identity {
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultIdentityBatch
+	}
+	if c.GroupID == "" {
+		c.GroupID = DefaultIdentityGroup
+	}
+	if c.StartupTimeout <= 0 {
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.DefaultRegion == "" {
+		c.DefaultRegion = DefaultRegion
+	}
+	return c
+}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/config"
+	"github.com/cx360/cx360/pkg/identity/stage"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/kafka/embedded"
 	"github.com/cx360/cx360/pkg/registry"
@@ -25,6 +26,7 @@ type Config struct {
 	KafkaAddr    string
 	RegistryAddr string
 	Ingest       config.Ingest
+	Identity     config.Identity // DataDir is set under the stack's data dir
 }
 
 // Endpoints says where each part listens.
@@ -33,6 +35,7 @@ type Endpoints struct {
 	Registry    string
 	Ingest      string
 	IngestAdmin string
+	Identity    string
 }
 
 // Stack is a running dev stack.
@@ -40,6 +43,7 @@ type Stack struct {
 	broker    *embedded.Broker
 	registry  *registry.Server
 	ingest    *ingest.Service
+	identity  *stage.Service
 	endpoints Endpoints
 }
 
@@ -81,9 +85,25 @@ func Start(ctx context.Context, cfg Config, reg *prometheus.Registry, logger *za
 	if err = s.ingest.Start(); err != nil {
 		return s, fmt.Errorf("devstack: ingest: %w", err)
 	}
+	idc := cfg.Identity.WithDefaults()
+	if idc.Addr == "" {
+		idc.Addr = "127.0.0.1:0"
+	}
+	idc.DefaultRegion = ic.DefaultRegion
+	idc.Log = ic.Log
+	idc.Kafka = ic.Kafka
+	idc.Registry = ic.Registry
+	idc.DataDir = filepath.Join(cfg.DataDir, "identity")
+	s.identity, err = stage.NewService(ctx, idc, reg, logger.Named("identity"))
+	if err != nil {
+		return s, fmt.Errorf("devstack: identity: %w", err)
+	}
+	if err = s.identity.Start(); err != nil {
+		return s, fmt.Errorf("devstack: identity: %w", err)
+	}
 	s.endpoints = Endpoints{
 		Kafka: s.broker.Addrs()[0], Registry: s.registry.URL(),
-		Ingest: "http://" + s.ingest.Addr(), IngestAdmin: ic.AdminAddr,
+		Ingest: "http://" + s.ingest.Addr(), IngestAdmin: ic.AdminAddr, Identity: "http://" + s.identity.Addr(),
 	}
 	return s, nil
 }
@@ -91,13 +111,17 @@ func Start(ctx context.Context, cfg Config, reg *prometheus.Registry, logger *za
 // Endpoints says where each part listens.
 func (s *Stack) Endpoints() Endpoints { return s.endpoints }
 
-// Shutdown stops the parts in reverse order — ingest first (stop accepting,
-// answer requests in flight, flush the producer), then the registry, then the
-// broker, which persists its data — bounded by ctx. Idempotent.
+// Shutdown stops the parts in pipeline order — ingest first (stop accepting,
+// answer requests in flight, flush the producer), then identity (finish the
+// batch, snapshot), then the registry, then the broker, which persists its
+// data — bounded by ctx. Idempotent.
 func (s *Stack) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.ingest != nil {
 		errs = append(errs, s.ingest.Shutdown(ctx))
+	}
+	if s.identity != nil {
+		errs = append(errs, s.identity.Shutdown(ctx))
 	}
 	if s.registry != nil {
 		errs = append(errs, s.registry.Shutdown(ctx))

@@ -33,8 +33,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.String(&cfg.RegistryAddr, "registry-addr", DefaultRegistryAddr, "embedded schema registry listen address")
 	fs.String(&ready, "ready-file", "", "write the endpoints as JSON to this file once everything listens (for scripts)")
 	cfg.Ingest.Bind(fs)
+	bindIdentityDev(fs, &cfg.Identity)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cx360 dev [flags]\n\nRuns the embedded cx360 stack in this process: a Kafka-protocol broker, a schema\nregistry and ingest, with their data under --data-dir. Ctrl-C stops it cleanly;\nrunning it again resumes with the data intact.\n\n")
+		fmt.Fprintf(stderr, "Usage: cx360 dev [flags]\n\nRuns the embedded cx360 stack in this process: a Kafka-protocol broker, a schema\nregistry, ingest and identity, with their data under --data-dir. Ctrl-C stops it cleanly;\nrunning it again resumes with the data intact.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -63,10 +64,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, `cx360 dev stack is up (data in %s)
   ingest API        %s/v1/{store|web|app|phone}/events
   health, metrics   http://%s/healthz  /readyz  /metrics
+  identity API      %s/v1/customers/{id}   /v1/customers/lookup?type=email&value=...
   schema registry   %s
   kafka             %s
 Press Ctrl-C to stop.
-`, cfg.DataDir, ep.Ingest, ep.IngestAdmin, ep.Registry, ep.Kafka)
+`, cfg.DataDir, ep.Ingest, ep.IngestAdmin, ep.Identity, ep.Registry, ep.Kafka)
 	if ready != "" {
 		if err := writeEndpoints(ready, ep); err != nil {
 			logger.Warn("writing ready file", zap.Error(err))

@@ -41,3 +41,17 @@ func writeEndpoints(path string, ep devstack.Endpoints) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// bindIdentityDev binds the identity settings that make sense in the dev stack
+// (the shared ones — Kafka, registry, logging, region — come from ingest's flags).
+func bindIdentityDev(fs *config.FlagSet, c *config.Identity) {
+	fs.String(&c.Addr, "identity-addr", config.DefaultIdentityAddr, "profile API listen address")
+	fs.String(&c.AdminAddr, "identity-admin-addr", config.DefaultIdentityAdminAddr, "identity health and metrics listen address")
+	fs.String(&c.RulesFile, "identity-rules-file", "", "YAML overriding identity rules")
+	fs.Duration(&c.SnapshotInterval, "identity-snapshot-interval", config.DefaultSnapshotInterval, "how often the identity graph is saved")
+	fs.Int(&c.BatchSize, "identity-batch-size", config.DefaultIdentityBatch, "most events resolved per produce")
+	c.GroupID = config.DefaultIdentityGroup
+	c.StartupTimeout = config.DefaultStartupTimeout
+	c.ShutdownTimeout = config.DefaultShutdownTimeout
+	c.DefaultRegion = config.DefaultRegion
+}

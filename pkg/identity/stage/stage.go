@@ -1,0 +1,552 @@
+// Package stage runs identity resolution as a pipeline stage: it consumes
+// cx.events, resolves every event in the identity graph, and produces
+// cx.journeys, cx.customers and cx.identity.changes; it serves the profile API
+// and elects, through a Kafka consumer group, the one instance that works.
+//
+// Durability: the graph and the input offsets it covers are saved together in
+// an atomic snapshot, taken only after every output of those inputs was
+// acknowledged by Kafka (acks=all). After a crash the stage reloads the
+// snapshot and replays from its offsets; the graph being a deterministic
+// function of its evidence, the replay ends in the graph of an uninterrupted
+// run, and the re-produced outputs are idempotent downstream (same event ids,
+// same change ids, higher profile versions).
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/cx360/cx360/pkg/avro"
+	"github.com/cx360/cx360/pkg/config"
+	"github.com/cx360/cx360/pkg/event"
+	"github.com/cx360/cx360/pkg/identity"
+	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/schemas"
+)
+
+// codecs are the registered schemas of the stage's outputs.
+type codecs struct {
+	journey, profile, change, dlq *avro.Codec
+}
+
+// Stage is the identity stage. Run it with Run; the API reads the graph
+// concurrently under mu.
+type Stage struct {
+	cfg     config.Identity
+	topics  config.Topics
+	rules   identity.Rules
+	logger  *zap.Logger
+	serde   *avro.Serde
+	codecs  codecs
+	prod    *kafka.Producer
+	store   *snapshotStore
+	metrics *Metrics
+
+	mu    sync.RWMutex // guards graph
+	graph *identity.Graph
+
+	active   atomic.Bool // this instance holds the lease and works
+	commands chan command
+}
+
+// command is an operator action (unlink, split, erase) applied by the worker
+// loop, so that the graph has a single writer.
+type command struct {
+	apply func(g *identity.Graph, at time.Time) (identity.Result, error)
+	done  chan commandResult
+}
+
+type commandResult struct {
+	res identity.Result
+	err error
+}
+
+// ErrStandby is returned by commands sent to an instance that does not hold the lease.
+var ErrStandby = errors.New("this identity instance is on standby; another one is active")
+
+// New prepares the stage: topics, schemas, producer. Nothing is consumed until Run.
+func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *Metrics, logger *zap.Logger) (*Stage, error) {
+	rules, err := identity.LoadRules(cfg.RulesFile)
+	if err != nil {
+		return nil, err
+	}
+	topics := cfg.Kafka.Topics()
+	p, r := cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor
+	specs := []kafka.TopicSpec{
+		{Name: topics.Events, Partitions: p, ReplicationFactor: r},
+		{Name: topics.DLQ, Partitions: p, ReplicationFactor: r},
+		{Name: topics.Journeys, Partitions: p, ReplicationFactor: r},
+		{Name: topics.Customers, Partitions: p, ReplicationFactor: r, Compacted: true},
+		{Name: topics.IdentityChanges, Partitions: p, ReplicationFactor: r},
+		{Name: topics.IdentityLease, Partitions: 1, ReplicationFactor: r},
+	}
+	if err := kafka.EnsureTopics(ctx, cfg.Kafka.Brokers, specs); err != nil {
+		return nil, err
+	}
+	var c codecs
+	for _, reg := range []struct {
+		dst    **avro.Codec
+		topic  string
+		schema string
+	}{
+		{&c.journey, topics.Journeys, schemas.JourneyEvent},
+		{&c.profile, topics.Customers, schemas.CustomerProfile},
+		{&c.change, topics.IdentityChanges, schemas.IdentityChange},
+		{&c.dlq, topics.DLQ, schemas.DeadLetter},
+	} {
+		if *reg.dst, err = serde.RegisterTopic(ctx, reg.topic, reg.schema); err != nil {
+			return nil, err
+		}
+	}
+	store, err := openSnapshotStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{
+		cfg: cfg, topics: topics, rules: rules, logger: logger, serde: serde, codecs: c, store: store, metrics: metrics,
+		prod:     kafka.NewProducer(cfg.Kafka.Brokers, kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger),
+		commands: make(chan command),
+	}
+	// Until this instance is elected, serve what the last snapshot knows.
+	if g, _, err := store.load(rules); err == nil {
+		s.graph = g
+	} else if s.graph, err = identity.NewGraph(rules); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Active reports whether this instance holds the lease.
+func (s *Stage) Active() bool { return s.active.Load() }
+
+// Close releases the producer.
+func (s *Stage) Close() error { return s.prod.Close() }
+
+// Run takes part in the election and, while elected, resolves events. It
+// returns when ctx ends, after a final snapshot.
+func (s *Stage) Run(ctx context.Context) error {
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID: s.cfg.GroupID, Brokers: s.cfg.Kafka.Brokers, Topics: []string{s.topics.IdentityLease},
+		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
+		JoinGroupBackoff: time.Second, Logger: nil, ErrorLogger: kafkago.LoggerFunc(func(msg string, a ...any) {
+			s.logger.Debug(fmt.Sprintf(msg, a...))
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("identity: joining group %s: %w", s.cfg.GroupID, err)
+	}
+	defer cg.Close()
+	for {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.logger.Warn("identity: election failed; retrying", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if !holdsLease(gen, s.topics.IdentityLease) {
+			s.logger.Info("identity: standby (another instance holds the lease)", zap.Int32("generation", gen.ID))
+			continue // Next blocks until the group rebalances
+		}
+		s.logger.Info("identity: elected active", zap.Int32("generation", gen.ID))
+		var runErr error
+		done := make(chan struct{})
+		gen.Start(func(gctx context.Context) {
+			defer close(done)
+			// Work until the generation ends (lost lease) or Run's ctx ends (shutdown).
+			wctx, cancel := context.WithCancel(gctx)
+			defer cancel()
+			stop := context.AfterFunc(ctx, cancel)
+			defer stop()
+			runErr = s.work(wctx, gen)
+		})
+		<-done
+		s.active.Store(false)
+		if runErr != nil && ctx.Err() == nil {
+			return runErr
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func holdsLease(gen *kafkago.Generation, topic string) bool {
+	for _, a := range gen.Assignments[topic] {
+		if a.ID == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// work resolves events until ctx ends (shutdown or lost lease).
+func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
+	g, offsets, err := s.store.load(s.rules)
+	switch {
+	case errors.Is(err, errNoSnapshot):
+		g, err = identity.NewGraph(s.rules)
+		if err != nil {
+			return err
+		}
+		offsets = map[int]int64{}
+	case err != nil:
+		return err
+	}
+	s.mu.Lock()
+	s.graph = g
+	s.mu.Unlock()
+	s.active.Store(true)
+	s.logger.Info("identity: resuming", zap.Any("offsets", offsets), zap.Any("graph", g.Stats()))
+
+	in := make(chan kafkago.Message, 4*s.cfg.BatchSize)
+	readCtx, stopReading := context.WithCancel(ctx)
+	var readers sync.WaitGroup
+	readErr := make(chan error, 1)
+	partitions, err := s.partitions(ctx)
+	if err != nil {
+		stopReading()
+		return err
+	}
+	for _, p := range partitions {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if err := s.read(readCtx, p, offsets[p], in); err != nil && readCtx.Err() == nil {
+				select {
+				case readErr <- err:
+				default:
+				}
+			}
+		}()
+	}
+	defer func() {
+		stopReading()
+		readers.Wait()
+	}()
+
+	lastSnap := time.Now()
+	dirty := false
+	// broken: the graph holds events whose outputs were not acknowledged; it
+	// must never be saved (the next start replays them from the last snapshot).
+	broken := false
+	snapshot := func() error {
+		if !dirty || broken {
+			return nil
+		}
+		s.mu.RLock()
+		err := s.store.save(s.graph, offsets)
+		s.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		dirty, lastSnap = false, time.Now()
+		s.metrics.snapshotTaken()
+		commits := map[string]map[int]int64{s.topics.Events: {}}
+		for p, o := range offsets {
+			commits[s.topics.Events][p] = o
+		}
+		if err := gen.CommitOffsets(commits); err != nil {
+			// Offsets in Kafka only serve lag monitoring: the snapshot is the truth.
+			s.logger.Debug("identity: committing offsets to the group", zap.Error(err))
+		}
+		return nil
+	}
+	defer func() {
+		if err := snapshot(); err != nil {
+			s.logger.Error("identity: final snapshot failed; the next start replays more", zap.Error(err))
+		}
+	}()
+
+	ticker := time.NewTicker(min(s.cfg.SnapshotInterval, time.Second))
+	defer ticker.Stop()
+	batch := make([]kafkago.Message, 0, s.cfg.BatchSize)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-readErr:
+			return err
+		case cmd := <-s.commands:
+			res, err := s.command(ctx, cmd)
+			if err != nil && !errors.Is(err, identity.ErrNotFound) {
+				broken = true // the graph changed but its outputs were not acknowledged
+				cmd.done <- commandResult{res, err}
+				return err
+			}
+			if err == nil {
+				dirty = true
+				err = snapshot() // an operator's action is durable before it is answered
+			}
+			cmd.done <- commandResult{res, err}
+			continue
+		case <-ticker.C:
+			if time.Since(lastSnap) >= s.cfg.SnapshotInterval {
+				if err := snapshot(); err != nil {
+					return err
+				}
+			}
+			continue
+		case m := <-in:
+			batch = append(batch, m)
+		}
+	fill:
+		for len(batch) < s.cfg.BatchSize {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		if err := s.process(ctx, batch); err != nil {
+			broken = true
+			if ctx.Err() != nil {
+				return nil // shutdown or lost lease mid-batch: the batch is replayed later
+			}
+			return err
+		}
+		for _, m := range batch {
+			offsets[m.Partition] = m.Offset + 1
+		}
+		dirty = true
+	}
+}
+
+func (s *Stage) partitions(ctx context.Context) ([]int, error) {
+	client := &kafkago.Client{Addr: kafkago.TCP(s.cfg.Kafka.Brokers...)}
+	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{s.topics.Events}})
+	if err != nil {
+		return nil, fmt.Errorf("identity: metadata of %s: %w", s.topics.Events, err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return nil, fmt.Errorf("identity: topic %s unavailable", s.topics.Events)
+	}
+	var out []int
+	for _, p := range md.Topics[0].Partitions {
+		out = append(out, p.ID)
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// read feeds one partition's records, from offset on, into in.
+func (s *Stage) read(ctx context.Context, partition int, offset int64, in chan<- kafkago.Message) error {
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: s.cfg.Kafka.Brokers, Topic: s.topics.Events, Partition: partition,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMax: time.Second,
+	})
+	defer r.Close()
+	if offset <= 0 {
+		offset = kafkago.FirstOffset
+	}
+	if err := r.SetOffset(offset); err != nil {
+		return fmt.Errorf("identity: seeking %s/%d to %d: %w", s.topics.Events, partition, offset, err)
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		select {
+		case in <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// process resolves a batch and produces its outputs; it returns once Kafka
+// acknowledged all of them (retrying until ctx ends).
+func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
+	start := time.Now()
+	now := time.Now().UTC()
+	out := make([]kafkago.Message, 0, 3*len(batch))
+	touched := map[string]bool{}
+	var singles []identity.Profile
+	var st batchStats
+
+	s.mu.Lock()
+	for _, m := range batch {
+		native, _, err := s.serde.Decode(ctx, m.Value)
+		var e event.Event
+		if err == nil {
+			e, err = event.FromNative(native)
+		}
+		if err != nil {
+			dl, derr := s.deadLetter(m, err)
+			if derr != nil {
+				s.mu.Unlock()
+				return derr
+			}
+			out = append(out, dl)
+			st.dead++
+			continue
+		}
+		res := s.graph.Apply(&e)
+		st.add(res)
+		b, err := s.codecs.journey.Append(nil, identity.JourneyNative(res.CustomerID, res.Phase, &e))
+		if err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("identity: encoding journey of %s: %w", e.EventID, err)
+		}
+		out = append(out, kafkago.Message{Topic: s.topics.Journeys, Key: []byte(res.CustomerID), Value: b})
+		if out, err = s.appendChanges(out, res.Changes); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		for _, id := range res.Updated {
+			touched[id] = true
+		}
+		for _, id := range res.Removed {
+			touched[id] = true
+		}
+		if res.Singleton != nil {
+			singles = append(singles, *res.Singleton)
+		}
+	}
+	out, err := s.appendProfiles(out, touched, singles, now)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.prod.Produce(ctx, out...); err != nil {
+		return fmt.Errorf("identity: producing %d outputs: %w", len(out), err)
+	}
+	s.metrics.batchDone(len(batch), st, time.Since(start))
+	return nil
+}
+
+func (s *Stage) appendChanges(out []kafkago.Message, changes []identity.Change) ([]kafkago.Message, error) {
+	for _, c := range changes {
+		b, err := s.codecs.change.Append(nil, c.Native())
+		if err != nil {
+			return out, fmt.Errorf("identity: encoding change %s: %w", c.ID, err)
+		}
+		out = append(out, kafkago.Message{Topic: s.topics.IdentityChanges, Key: []byte(c.CustomerID), Value: b})
+	}
+	return out, nil
+}
+
+// appendProfiles adds the current profile of every touched customer, or its
+// tombstone when it is no longer live, in a stable order. Callers hold mu.
+func (s *Stage) appendProfiles(out []kafkago.Message, touched map[string]bool, singles []identity.Profile, now time.Time) ([]kafkago.Message, error) {
+	ids := make([]string, 0, len(touched))
+	for id := range touched {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	profiles := s.graph.Profiles(ids, now)
+	live := map[string]bool{}
+	for _, p := range append(profiles, singles...) {
+		live[p.CustomerID] = true
+		if p.UpdatedAt.IsZero() {
+			p.UpdatedAt = now
+		}
+		b, err := s.codecs.profile.Append(nil, p.Native())
+		if err != nil {
+			return out, fmt.Errorf("identity: encoding profile %s: %w", p.CustomerID, err)
+		}
+		out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(p.CustomerID), Value: b})
+	}
+	for _, id := range ids {
+		if !live[id] {
+			out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(id), Value: nil}) // tombstone
+		}
+	}
+	return out, nil
+}
+
+func (s *Stage) deadLetter(m kafkago.Message, cause error) (kafkago.Message, error) {
+	native := map[string]any{
+		"id":          fmt.Sprintf("identity-%s-%d-%d", m.Topic, m.Partition, m.Offset),
+		"stage":       "identity",
+		"source":      m.Topic,
+		"reason_code": "undecodable_event",
+		"error":       cause.Error(),
+		"raw":         m.Value,
+		"index":       nil,
+		"received_at": time.Now().UnixMilli(),
+		"topic":       map[string]any{"string": m.Topic},
+		"partition":   map[string]any{"int": int32(m.Partition)},
+		"offset":      map[string]any{"long": m.Offset},
+	}
+	b, err := s.codecs.dlq.Append(nil, native)
+	if err != nil {
+		return kafkago.Message{}, fmt.Errorf("identity: encoding dead letter: %w", err)
+	}
+	return kafkago.Message{Topic: s.topics.DLQ, Key: []byte(m.Topic), Value: b}, nil
+}
+
+// command applies an operator action and produces its outputs.
+func (s *Stage) command(ctx context.Context, cmd command) (identity.Result, error) {
+	now := time.Now().UTC()
+	s.mu.Lock()
+	res, err := cmd.apply(s.graph, now)
+	if err != nil {
+		s.mu.Unlock()
+		return res, err
+	}
+	out, err := s.appendChanges(nil, res.Changes)
+	if err == nil {
+		touched := map[string]bool{}
+		for _, id := range append(slices.Clone(res.Updated), res.Removed...) {
+			touched[id] = true
+		}
+		out, err = s.appendProfiles(out, touched, nil, now)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return res, err
+	}
+	if err := s.prod.Produce(ctx, out...); err != nil {
+		return res, fmt.Errorf("identity: producing command outputs: %w", err)
+	}
+	var st batchStats
+	st.add(res)
+	s.metrics.batchDone(0, st, 0)
+	return res, nil
+}
+
+// Do sends an operator action to the active worker and waits for it to be
+// applied, produced and snapshotted.
+func (s *Stage) Do(ctx context.Context, apply func(g *identity.Graph, at time.Time) (identity.Result, error)) (identity.Result, error) {
+	if !s.Active() {
+		return identity.Result{}, ErrStandby
+	}
+	cmd := command{apply: apply, done: make(chan commandResult, 1)}
+	select {
+	case s.commands <- cmd:
+	case <-ctx.Done():
+		return identity.Result{}, ctx.Err()
+	}
+	select {
+	case r := <-cmd.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return identity.Result{}, ctx.Err()
+	}
+}
+
+// Read runs fn with the graph under the read lock.
+func (s *Stage) Read(fn func(g *identity.Graph)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn(s.graph)
+}
