@@ -388,4 +388,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-
