@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command. Installs what cx360 needs, starts the embedded
-# stack (Kafka-protocol broker, schema registry, ingest) on this machine, sends
-# one customer's cross-channel week plus some bad records through the real HTTP
-# API, and shows what landed on Kafka, decoded from Avro: normalised events on
-# cx.events and every rejected item, with its reason, on cx.events.dlq.
+# stack (Kafka-protocol broker, schema registry, ingest, identity) on this
+# machine, sends one customer's cross-channel week plus some bad records through
+# the real HTTP API, and shows what landed on Kafka, decoded from Avro:
+# normalised events on cx.events, every rejected item with its reason on
+# cx.events.dlq, and identity's work: journeys, merges and the unified profile.
 #   KEEP=1 scripts/demo.sh   leaves the stack running afterwards.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +50,21 @@ bin/cx360 tail --topic events --max 0 --format brief
 echo
 log "cx.events.dlq — every rejected item, with its reason and raw bytes:"
 bin/cx360 tail --topic events.dlq --max 0 --format brief
+echo
+log "identity resolves every event to one customer (cx.journeys: customer, journey phase, event):"
+for _ in $(seq 1 100); do
+	n=$(bin/cx360 tail --topic journeys --max 0 --format brief 2>/dev/null | wc -l)
+	[ "$n" -ge 10 ] && break
+	sleep 0.2
+done
+bin/cx360 tail --topic journeys --max 0 --format brief
+echo
+log "cx.identity.changes — links, and the merges that joined Ann's web, app, store and phone profiles:"
+bin/cx360 tail --topic identity.changes --max 0 --format brief
+echo
+log "Ann's unified profile (GET /v1/customers/lookup?type=email&value=Ann.Smith@Example.com):"
+curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com" | python3 -m json.tool 2>/dev/null \
+	|| curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com"
 echo
 if [ "${KEEP:-0}" = 1 ]; then
 	log "the stack keeps running (pid $dev_pid): try  curl -XPOST localhost:8080/v1/web/events -d '{...}'  and  bin/cx360 tail"

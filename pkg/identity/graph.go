@@ -559,7 +559,16 @@ func (g *Graph) diff(oldOf map[*node]*profile, res *Result, reason string, at ti
 				g.survivor[old.id] = old.nodes[0].cust.id
 			}
 		}
-		if len(ids) > 1 || ids[0] != old.id {
+		if len(ids) == 1 && ids[0] != old.id {
+			// All of it went to one other profile (a late event made another
+			// profile the oldest): for downstream that is a merge.
+			res.Changes = append(res.Changes, Change{
+				ID: changeID(ChangeMerge, reason, old.id), Kind: ChangeMerge, CustomerID: ids[0], RelatedIDs: []string{old.id},
+				Identifiers: []event.Identifier{}, Reason: reason, At: at,
+			})
+			continue
+		}
+		if len(ids) > 1 {
 			res.Changes = append(res.Changes, Change{
 				ID: changeID(ChangeSplit, reason, old.id), Kind: ChangeSplit, CustomerID: old.id, RelatedIDs: ids,
 				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: old.version + 1,

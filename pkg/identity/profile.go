@@ -166,7 +166,7 @@ type Profile struct {
 	LastCES     *float64           `json:"last_ces"`
 	Friction    Friction           `json:"friction"`
 	MergedIDs   []string           `json:"merged_ids"`
-	UpdatedAt   time.Time          `json:"updated_at"`
+	UpdatedAt   time.Time          `json:"updated_at,omitzero"`
 }
 
 func (a *aggregate) profile(id string, version int64, ids []event.Identifier, merged []string, at time.Time) Profile {

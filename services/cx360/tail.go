@@ -89,7 +89,15 @@ func brief(rec map[string]any) string {
 	if code, ok := v["reason_code"]; ok {
 		return fmt.Sprintf("%-6v item %-4v %-20v %v", v["source"], orDash(v["index"]), code, v["error"])
 	}
+	if kind, ok := v["kind"]; ok { // an identity change
+		return fmt.Sprintf("%-6v customer=%v related=%v event=%v %v", kind, short(v["customer_id"]), shortList(v["related_ids"]), orDash(v["event_id"]), orDash(v["reason"]))
+	}
+	if _, ok := v["version"]; ok && v["identifiers"] != nil && v["event_counts"] != nil { // a profile
+		return fmt.Sprintf("customer=%v v%v identifiers=%d events=%v orders=%v spend=%v", short(v["customer_id"]), v["version"], len(v["identifiers"].([]any)), v["event_counts"], v["orders"], v["total_spend"])
+	}
+	prefix := ""
 	if inner, ok := v["event"].(map[string]any); ok { // a journey event
+		prefix = fmt.Sprintf("customer=%v %-10v ", short(v["customer_id"]), v["phase"])
 		v = inner
 	}
 	var ids []string
@@ -107,7 +115,29 @@ func brief(rec map[string]any) string {
 	if len(when) > 19 {
 		when = when[:19]
 	}
-	return fmt.Sprintf("%-19s %-6v %-18v %-10v key=%-28v %s", when, orDash(v["channel"]), orDash(v["type"]), orDash(v["event_id"]), rec["key"], strings.Join(ids, " "))
+	key := fmt.Sprintf("key=%-28v ", rec["key"])
+	if prefix != "" {
+		key = prefix
+	}
+	return fmt.Sprintf("%-19s %-6v %-18v %-10v %s%s", when, orDash(v["channel"]), orDash(v["type"]), orDash(v["event_id"]), key, strings.Join(ids, " "))
+}
+
+// short abbreviates a customer id (a UUID) for one-line output.
+func short(v any) string {
+	s, _ := v.(string)
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return s
+}
+
+func shortList(v any) string {
+	list, _ := v.([]any)
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = short(x)
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }
 
 func orDash(v any) any {
