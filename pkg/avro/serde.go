@@ -32,6 +32,10 @@ func (c *Codec) ID() int { return c.id }
 // Goavro exposes the underlying codec (for textual encoding in tools and tests).
 func (c *Codec) Goavro() *goavro.Codec { return c.codec }
 
+// AppendHeader appends the wire-format header (magic byte, schema id) alone,
+// for callers that splice an already encoded Avro body after it.
+func (c *Codec) AppendHeader(dst []byte) []byte { return append(dst, c.prefix[:]...) }
+
 // Append appends the wire-format encoding of native (goavro's native form) to
 // dst. On error it returns dst as it was, so a caller batching records in one
 // buffer keeps the records already encoded.

@@ -62,7 +62,7 @@ func NewService(ctx context.Context, cfg config.Identity, reg *prometheus.Regist
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		var stats any
 		st.Read(func(g *identity.Graph) { stats = g.Stats() })
-		writeJSON(w, http.StatusOK, map[string]any{"active": st.Active(), "graph": stats})
+		writeJSON(w, http.StatusOK, map[string]any{"active": st.Active(), "processed": st.Processed(), "graph": stats})
 	})
 	s := &Service{
 		cfg: cfg, logger: logger, stage: st,

@@ -16,12 +16,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/linkedin/goavro/v2"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
@@ -35,8 +37,16 @@ import (
 
 // codecs are the registered schemas of the stage's outputs.
 type codecs struct {
-	journey, profile, change, dlq *avro.Codec
+	event, journey, profile, change, dlq *avro.Codec
+	// journeyHead encodes a journey's fields before its event. Avro's binary
+	// form of a record is its fields' encodings in order, so a journey is
+	// header + head + the incoming event's own Avro body, when that body was
+	// written with the cx.Event schema the journey schema embeds: the event
+	// is never re-encoded.
+	journeyHead *goavro.Codec
 }
+
+const journeyHeadSchema = `{"type":"record","name":"JourneyHead","namespace":"cx.internal","fields":[{"name":"customer_id","type":"string"},{"name":"phase","type":"string"}]}`
 
 // Stage is the identity stage. Run it with Run; the API reads the graph
 // concurrently under mu.
@@ -54,8 +64,9 @@ type Stage struct {
 	mu    sync.RWMutex // guards graph
 	graph *identity.Graph
 
-	active   atomic.Bool // this instance holds the lease and works
-	commands chan command
+	active    atomic.Bool  // this instance holds the lease and works
+	processed atomic.Int64 // input records resolved and acknowledged since start
+	commands  chan command
 }
 
 // command is an operator action (unlink, split, erase) applied by the worker
@@ -98,6 +109,7 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		topic  string
 		schema string
 	}{
+		{&c.event, topics.Events, schemas.Event},
 		{&c.journey, topics.Journeys, schemas.JourneyEvent},
 		{&c.profile, topics.Customers, schemas.CustomerProfile},
 		{&c.change, topics.IdentityChanges, schemas.IdentityChange},
@@ -106,6 +118,9 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		if *reg.dst, err = serde.RegisterTopic(ctx, reg.topic, reg.schema); err != nil {
 			return nil, err
 		}
+	}
+	if c.journeyHead, err = goavro.NewCodec(journeyHeadSchema); err != nil {
+		return nil, fmt.Errorf("identity: journey head schema: %w", err)
 	}
 	store, err := openSnapshotStore(cfg.DataDir)
 	if err != nil {
@@ -382,13 +397,10 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
 	var singles []identity.Profile
 	var st batchStats
 
+	decoded := s.decode(ctx, batch)
 	s.mu.Lock()
-	for _, m := range batch {
-		native, _, err := s.serde.Decode(ctx, m.Value)
-		var e event.Event
-		if err == nil {
-			e, err = event.FromNative(native)
-		}
+	for i, m := range batch {
+		e, err := decoded[i].event, decoded[i].err
 		if err != nil {
 			dl, derr := s.deadLetter(m, err)
 			if derr != nil {
@@ -401,7 +413,7 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
 		}
 		res := s.graph.Apply(&e)
 		st.add(res)
-		b, err := s.codecs.journey.Append(nil, identity.JourneyNative(res.CustomerID, res.Phase, &e))
+		b, err := s.journey(res.CustomerID, res.Phase, &e, m.Value, decoded[i].schemaID)
 		if err != nil {
 			s.mu.Unlock()
 			return fmt.Errorf("identity: encoding journey of %s: %w", e.EventID, err)
@@ -430,7 +442,59 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
 		return fmt.Errorf("identity: producing %d outputs: %w", len(out), err)
 	}
 	s.metrics.batchDone(len(batch), st, time.Since(start))
+	s.processed.Add(int64(len(batch)))
 	return nil
+}
+
+// Processed counts the input records resolved and acknowledged since start.
+func (s *Stage) Processed() int64 { return s.processed.Load() }
+
+type decodedEvent struct {
+	event    event.Event
+	schemaID int
+	err      error
+}
+
+// decode decodes a batch on every core: Avro decoding is the stage's largest
+// cost that needs no order.
+func (s *Stage) decode(ctx context.Context, batch []kafkago.Message) []decodedEvent {
+	out := make([]decodedEvent, len(batch))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(batch)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(batch); i += workers {
+				native, id, err := s.serde.Decode(ctx, batch[i].Value)
+				d := decodedEvent{schemaID: id, err: err}
+				if err == nil {
+					d.event, d.err = event.FromNative(native)
+				}
+				out[i] = d
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// journey encodes a cx.JourneyEvent, splicing the incoming event's Avro body
+// when it was written with the cx.Event schema the journey schema embeds.
+func (s *Stage) journey(customerID, phase string, e *event.Event, raw []byte, schemaID int) ([]byte, error) {
+	if schemaID != s.codecs.event.ID() || len(raw) < 5 {
+		b, err := s.codecs.journey.Append(nil, identity.JourneyNative(customerID, phase, e))
+		if err != nil {
+			return nil, fmt.Errorf("identity: encoding journey of %s: %w", e.EventID, err)
+		}
+		return b, nil
+	}
+	b := s.codecs.journey.AppendHeader(make([]byte, 0, 64+len(raw)))
+	b, err := s.codecs.journeyHead.BinaryFromNative(b, map[string]any{"customer_id": customerID, "phase": phase})
+	if err != nil {
+		return nil, fmt.Errorf("identity: encoding journey head: %w", err)
+	}
+	return append(b, raw[5:]...), nil
 }
 
 func (s *Stage) appendChanges(out []kafkago.Message, changes []identity.Change) ([]kafkago.Message, error) {

@@ -1,0 +1,57 @@
+package stage
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/cx360/cx360/pkg/event"
+	"github.com/cx360/cx360/pkg/identity"
+	"github.com/cx360/cx360/schemas"
+)
+
+// TestSplicedJourneyEqualsEncodedJourney: a journey built by splicing the
+// incoming event's Avro body decodes to exactly the journey goavro encodes.
+func TestSplicedJourneyEqualsEncodedJourney(t *testing.T) {
+	eventCodec, _ := goavro.NewCodec(schemas.MustAvro(schemas.Event))
+	journeyCodec, _ := goavro.NewCodec(schemas.MustAvro(schemas.JourneyEvent))
+	head, err := goavro.NewCodec(journeyHeadSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 12.5
+	e := &event.Event{EventID: "e1", Channel: "store", Type: "purchase", EventTime: time.UnixMilli(1793614500123).UTC(),
+		ClientTime: time.UnixMilli(1793614500123).UTC(), ReceivedAt: time.UnixMilli(1793614501000).UTC(),
+		Identifiers: []event.Identifier{{Type: "loyalty_id", Value: "L-1"}}, Properties: map[string]any{"k": "v"},
+		Store: &event.Store{StoreID: "S1"}, Order: &event.Order{Total: &total, Items: []event.OrderItem{{SKU: "A", Quantity: 1, Price: 12.5}}}}
+	body, err := eventCodec.BinaryFromNative(nil, e.Native())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := append([]byte{0, 0, 0, 0, 7}, body...)
+	spliced, err := head.BinaryFromNative(nil, map[string]any{"customer_id": "c-1", "phase": "visit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spliced = append(spliced, raw[5:]...)
+	want, err := journeyCodec.BinaryFromNative(nil, identity.JourneyNative("c-1", "visit", e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := journeyCodec.NativeFromBinary(spliced)
+	if err != nil {
+		t.Fatalf("spliced journey does not decode: %v", err)
+	}
+	b, _, _ := journeyCodec.NativeFromBinary(want)
+	ta, _ := journeyCodec.TextualFromNative(nil, a)
+	tb, _ := journeyCodec.TextualFromNative(nil, b)
+	var ja, jb any
+	_ = json.Unmarshal(ta, &ja)
+	_ = json.Unmarshal(tb, &jb)
+	if !reflect.DeepEqual(ja, jb) {
+		t.Fatalf("spliced:\n%s\nencoded:\n%s", ta, tb)
+	}
+}
