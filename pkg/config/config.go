@@ -32,6 +32,7 @@ const (
 	DefaultIdentityAdminAddr = "127.0.0.1:9101"
 	DefaultIdentityDataDir   = "./data/identity"
 	DefaultSnapshotInterval  = 5 * time.Second
+	DefaultProfileInterval   = time.Second
 	DefaultIdentityBatch     = 2000
 	DefaultIdentityGroup     = "cx360-identity"
 	DefaultLogLevel          = "info"
@@ -296,6 +297,7 @@ type Identity struct {
 	DataDir          string
 	RulesFile        string
 	SnapshotInterval time.Duration
+	ProfileInterval  time.Duration
 	BatchSize        int
 	DefaultRegion    string
 	GroupID          string
@@ -314,6 +316,7 @@ func (c *Identity) Bind(fs *FlagSet) {
 	fs.String(&c.RulesFile, "identity-rules-file", "", "YAML overriding identifier priorities and limits, hub detection, blocklist and journey phases")
 	fs.Duration(&c.SnapshotInterval, "identity-snapshot-interval", DefaultSnapshotInterval, "how often the graph and its input offsets are saved (a restart replays at most this much)")
 	fs.Int(&c.BatchSize, "identity-batch-size", DefaultIdentityBatch, "most events resolved per produce")
+	fs.Duration(&c.ProfileInterval, "identity-profile-interval", DefaultProfileInterval, "changed profiles are published at most this often (one record per customer per interval)")
 	fs.String(&c.DefaultRegion, "default-region", DefaultRegion, "ISO 3166 region for phone numbers without a country code (profile lookups)")
 	fs.String(&c.GroupID, "identity-group", DefaultIdentityGroup, "consumer group that elects the active identity instance and holds its committed offsets")
 	fs.Duration(&c.StartupTimeout, "startup-timeout", DefaultStartupTimeout, "how long start-up retries Kafka and the registry before giving up")
@@ -335,7 +338,7 @@ func (c *Identity) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("identity-data-dir is required"))
 	}
-	if c.SnapshotInterval <= 0 || c.BatchSize < 1 || c.StartupTimeout <= 0 || c.ShutdownTimeout <= 0 {
+	if c.SnapshotInterval <= 0 || c.ProfileInterval <= 0 || c.BatchSize < 1 || c.StartupTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("identity-snapshot-interval, identity-batch-size, startup-timeout and shutdown-timeout must be positive"))
 	}
 	if len(errs) > 0 {
@@ -352,6 +355,9 @@ func (c Identity) WithDefaults() Identity {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultIdentityBatch
+	}
+	if c.ProfileInterval <= 0 {
+		c.ProfileInterval = DefaultProfileInterval
 	}
 	if c.GroupID == "" {
 		c.GroupID = DefaultIdentityGroup

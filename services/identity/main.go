@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -55,6 +56,11 @@ Every flag can also be set by the environment variable shown.
 		return 2
 	}
 	defer func() { _ = logger.Sync() }()
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The graph is a large, long-lived heap that every GC cycle rescans;
+		// collecting at 3x the live heap instead of 2x cuts GC CPU by half.
+		debug.SetGCPercent(200)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, logger); err != nil {

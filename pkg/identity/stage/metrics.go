@@ -39,6 +39,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 type batchStats struct {
+	events  int
+	start   time.Time
 	dead    int
 	changes map[string]int
 }

@@ -61,8 +61,12 @@ type Stage struct {
 	store   *snapshotStore
 	metrics *Metrics
 
-	mu    sync.RWMutex // guards graph
+	mu    sync.RWMutex // guards graph and dirty
 	graph *identity.Graph
+	// dirty holds customers changed since profiles were last published: under
+	// load a customer touched by many events in a second is published once.
+	dirty     map[string]bool
+	lastFlush time.Time
 
 	active    atomic.Bool  // this instance holds the lease and works
 	processed atomic.Int64 // input records resolved and acknowledged since start
@@ -130,6 +134,7 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		cfg: cfg, topics: topics, rules: rules, logger: logger, serde: serde, codecs: c, store: store, metrics: metrics,
 		prod:     kafka.NewProducer(cfg.Kafka.Brokers, kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger),
 		commands: make(chan command),
+		dirty:    map[string]bool{},
 	}
 	// Until this instance is elected, serve what the last snapshot knows.
 	if g, _, err := store.load(rules); err == nil {
@@ -260,9 +265,67 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 	// broken: the graph holds events whose outputs were not acknowledged; it
 	// must never be saved (the next start replays them from the last snapshot).
 	broken := false
+
+	// Resolving and producing overlap: while one batch's outputs are being
+	// acknowledged, the next batch is resolved. Offsets advance only when a
+	// batch's acknowledgement arrives.
+	type job struct {
+		msgs    []kafkago.Message
+		offsets map[int]int64
+		stats   batchStats
+	}
+	type ack struct {
+		job job
+		err error
+	}
+	jobs := make(chan job)
+	acks := make(chan ack, 2)
+	var producing sync.WaitGroup
+	producing.Add(1)
+	go func() {
+		defer producing.Done()
+		for j := range jobs {
+			// A batch already resolved is worth finishing even on shutdown:
+			// it saves a replay. Bounded, in case Kafka is gone.
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			err := s.prod.Produce(pctx, j.msgs...)
+			cancel()
+			acks <- ack{j, err}
+		}
+	}()
+	pending := 0
+	settle := func(a ack) error {
+		pending--
+		if a.err != nil {
+			broken = true
+			return fmt.Errorf("identity: producing %d outputs: %w", len(a.job.msgs), a.err)
+		}
+		for p, o := range a.job.offsets {
+			offsets[p] = o
+		}
+		dirty = true
+		s.processed.Add(int64(a.job.stats.events))
+		s.metrics.batchDone(a.job.stats.events, a.job.stats, time.Since(a.job.stats.start))
+		return nil
+	}
+	drain := func() error {
+		for pending > 0 {
+			if err := settle(<-acks); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	snapshot := func() error {
+		if err := drain(); err != nil {
+			return err
+		}
 		if !dirty || broken {
 			return nil
+		}
+		if err := s.flushProfiles(ctx); err != nil {
+			broken = true
+			return err
 		}
 		s.mu.RLock()
 		err := s.store.save(s.graph, offsets)
@@ -286,6 +349,8 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 		if err := snapshot(); err != nil {
 			s.logger.Error("identity: final snapshot failed; the next start replays more", zap.Error(err))
 		}
+		close(jobs)
+		producing.Wait()
 	}()
 
 	ticker := time.NewTicker(min(s.cfg.SnapshotInterval, time.Second))
@@ -298,7 +363,16 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 			return nil
 		case err := <-readErr:
 			return err
+		case a := <-acks:
+			if err := settle(a); err != nil {
+				return err
+			}
+			continue
 		case cmd := <-s.commands:
+			if err := drain(); err != nil {
+				cmd.done <- commandResult{err: err}
+				return err
+			}
 			res, err := s.command(ctx, cmd)
 			if err != nil && !errors.Is(err, identity.ErrNotFound) {
 				broken = true // the graph changed but its outputs were not acknowledged
@@ -330,17 +404,26 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 				break fill
 			}
 		}
-		if err := s.process(ctx, batch); err != nil {
+		out, stats, err := s.process(ctx, batch)
+		if err != nil {
 			broken = true
-			if ctx.Err() != nil {
-				return nil // shutdown or lost lease mid-batch: the batch is replayed later
-			}
 			return err
 		}
+		next := map[int]int64{}
 		for _, m := range batch {
-			offsets[m.Partition] = m.Offset + 1
+			next[m.Partition] = m.Offset + 1
 		}
-		dirty = true
+		for sent := false; !sent; {
+			select {
+			case jobs <- job{msgs: out, offsets: next, stats: stats}:
+				pending++
+				sent = true
+			case a := <-acks:
+				if err := settle(a); err != nil {
+					return err
+				}
+			}
+		}
 	}
 }
 
@@ -389,7 +472,7 @@ func (s *Stage) read(ctx context.Context, partition int, offset int64, in chan<-
 
 // process resolves a batch and produces its outputs; it returns once Kafka
 // acknowledged all of them (retrying until ctx ends).
-func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
+func (s *Stage) process(ctx context.Context, batch []kafkago.Message) ([]kafkago.Message, batchStats, error) {
 	start := time.Now()
 	now := time.Now().UTC()
 	out := make([]kafkago.Message, 0, 3*len(batch))
@@ -405,7 +488,7 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
 			dl, derr := s.deadLetter(m, err)
 			if derr != nil {
 				s.mu.Unlock()
-				return derr
+				return nil, st, derr
 			}
 			out = append(out, dl)
 			st.dead++
@@ -416,12 +499,12 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
 		b, err := s.journey(res.CustomerID, res.Phase, &e, m.Value, decoded[i].schemaID)
 		if err != nil {
 			s.mu.Unlock()
-			return fmt.Errorf("identity: encoding journey of %s: %w", e.EventID, err)
+			return nil, st, err
 		}
 		out = append(out, kafkago.Message{Topic: s.topics.Journeys, Key: []byte(res.CustomerID), Value: b})
 		if out, err = s.appendChanges(out, res.Changes); err != nil {
 			s.mu.Unlock()
-			return err
+			return nil, st, err
 		}
 		for _, id := range res.Updated {
 			touched[id] = true
@@ -433,17 +516,23 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) error {
 			singles = append(singles, *res.Singleton)
 		}
 	}
-	out, err := s.appendProfiles(out, touched, singles, now)
+	for id := range touched {
+		s.dirty[id] = true
+	}
+	var err error
+	if time.Since(s.lastFlush) >= s.cfg.ProfileInterval {
+		out, err = s.appendProfiles(out, s.dirty, singles, now)
+		clear(s.dirty)
+		s.lastFlush = time.Now()
+	} else {
+		out, err = s.appendProfiles(out, nil, singles, now)
+	}
 	s.mu.Unlock()
 	if err != nil {
-		return err
+		return nil, st, err
 	}
-	if err := s.prod.Produce(ctx, out...); err != nil {
-		return fmt.Errorf("identity: producing %d outputs: %w", len(out), err)
-	}
-	s.metrics.batchDone(len(batch), st, time.Since(start))
-	s.processed.Add(int64(len(batch)))
-	return nil
+	st.events, st.start = len(batch), start
+	return out, st, nil
 }
 
 // Processed counts the input records resolved and acknowledged since start.
@@ -506,6 +595,25 @@ func (s *Stage) appendChanges(out []kafkago.Message, changes []identity.Change) 
 		out = append(out, kafkago.Message{Topic: s.topics.IdentityChanges, Key: []byte(c.CustomerID), Value: b})
 	}
 	return out, nil
+}
+
+// flushProfiles publishes the profiles of every dirty customer (before a
+// snapshot: a snapshot only covers inputs whose outputs are all acknowledged).
+func (s *Stage) flushProfiles(ctx context.Context) error {
+	s.mu.Lock()
+	out, err := s.appendProfiles(nil, s.dirty, nil, time.Now().UTC())
+	s.mu.Unlock()
+	if err != nil || len(out) == 0 {
+		return err
+	}
+	if err := s.prod.Produce(ctx, out...); err != nil {
+		return fmt.Errorf("identity: producing profiles: %w", err)
+	}
+	s.mu.Lock()
+	clear(s.dirty)
+	s.lastFlush = time.Now()
+	s.mu.Unlock()
+	return nil
 }
 
 // appendProfiles adds the current profile of every touched customer, or its
