@@ -5,21 +5,24 @@ package identity
 // identifier set already seen, a fifth introducing an identifier, a few per cent
 // merging two profiles of one person and a few per cent arriving late.
 //
-//	go test -run='^$' -bench=Apply -benchtime=200000x ./pkg/identity/
+//	go test -run='^$' -bench=Apply -benchtime=300000x ./pkg/identity/
 //	go test -run='^$' -bench=MemoryPerIdentifier -benchtime=1x ./pkg/identity/
 //
-// BenchmarkMemoryPerIdentifier builds a graph of 1M identifiers once (b.N is
-// ignored) and logs which structures hold the memory.
+// The graphs are built once per size and reused across the framework's runs
+// (about 20 s for 1M identifiers). BenchmarkMemoryPerIdentifier builds its own
+// graph of 1M identifiers once (b.N is ignored) and prints which structures
+// hold the memory.
 
 import (
 	"cmp"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"runtime"
+	"runtime/metrics"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -83,7 +86,19 @@ type benchStream struct {
 	persons []*benchPerson
 	open    []*benchPerson // persons with identifiers not seen yet
 	multi   []*benchPerson // persons split over two or more profiles
+	// sessions is the share of repeats that continue one of the persons of the
+	// last benchRecent events instead of any known person.
+	sessions float64
+	recent   [benchRecent]*benchPerson
+	nRecent  int
 }
+
+// benchRecent is how many recently active persons sessions draw from, and
+// benchSessionShare the share of repeats that do in the sessions benchmark.
+const (
+	benchRecent       = 1024
+	benchSessionShare = 0.5
+)
 
 func newBenchStream(seed uint64) *benchStream {
 	return &benchStream{
@@ -222,6 +237,11 @@ func (s *benchStream) late() *event.Event {
 // repeat emits a known identifier set of a person: most traffic.
 func (s *benchStream) repeat() *event.Event {
 	p := s.persons[s.r.IntN(len(s.persons))]
+	if s.nRecent > 0 && s.r.Float64() < s.sessions {
+		p = s.recent[s.r.IntN(min(s.nRecent, benchRecent))]
+	}
+	s.recent[s.nRecent%benchRecent] = p
+	s.nRecent++
 	return s.event(p.sets[s.r.IntN(len(p.sets))], s.clock)
 }
 
@@ -235,6 +255,8 @@ func (s *benchStream) emit(p *benchPerson, idx []int, at int64, remember bool) *
 	event.SortIdentifiers(ids)
 	if remember {
 		p.sets = append(p.sets, ids)
+		s.recent[s.nRecent%benchRecent] = p
+		s.nRecent++
 	}
 	return s.event(ids, at)
 }
@@ -278,6 +300,9 @@ func benchRemove(list []*benchPerson, i int, moved func(*benchPerson, int)) []*b
 }
 
 // benchGraph applies the stream until the graph holds identifiers identifiers.
+// Repeats are generated (the stream stays the same) but not applied: they only
+// bump counters of structures the other events created, and skipping them
+// makes a 1M-identifier graph four times faster to build.
 func benchGraph(tb testing.TB, s *benchStream, identifiers int) (*Graph, [benchKinds]int) {
 	tb.Helper()
 	g, err := NewGraph(DefaultRules())
@@ -287,8 +312,10 @@ func benchGraph(tb testing.TB, s *benchStream, identifiers int) (*Graph, [benchK
 	var kinds [benchKinds]int
 	for len(g.nodes) < identifiers {
 		e, k := s.next()
-		g.Apply(e)
 		kinds[k]++
+		if k != benchRepeat {
+			g.Apply(e)
+		}
 	}
 	return g, kinds
 }
@@ -326,35 +353,66 @@ func benchSum(xs []int) int {
 	return n
 }
 
+// benchChunk is how many events are generated at a time, timer stopped: enough
+// to make the stop negligible, few enough that the events waiting to be
+// applied do not crowd the graph out of the CPU caches or inflate the GC's work.
+const benchChunk = 8192
+
+// benchApply applies b.N events of w's stream, generated in chunks with the
+// timer stopped, and calls each (if not nil) with an event's kind and how long
+// it took.
+func benchApply(b *testing.B, w benchWarm, each func(benchKind, time.Duration)) map[string]int {
+	b.Helper()
+	changes := map[string]int{}
+	events := make([]*event.Event, benchChunk)
+	kinds := make([]benchKind, benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		n := min(benchChunk, b.N-done)
+		for i := range n {
+			events[i], kinds[i] = w.s.next()
+		}
+		b.StartTimer()
+		for i, e := range events[:n] {
+			start := time.Time{}
+			if each != nil {
+				start = time.Now()
+			}
+			res := w.g.Apply(e)
+			if each != nil {
+				each(kinds[i], time.Since(start))
+			}
+			if res.CustomerID == "" {
+				b.Fatalf("event %s resolved to no customer", e.EventID)
+			}
+			for _, c := range res.Changes {
+				changes[c.Kind]++
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+	return changes
+}
+
 var benchSizes = []struct {
 	name        string
 	identifiers int
-}{{"ids=100k", 100_000}, {"ids=1M", 1_000_000}}
+	sessions    float64 // share of repeats that continue a recently active person
+}{{"ids=100k", 100_000, 0}, {"ids=1M", 1_000_000, 0}, {"ids=1M/sessions", 1_000_000, benchSessionShare}}
 
 // BenchmarkApply measures Graph.Apply alone on the stream, against a graph
-// already holding 100k or 1M identifiers; events are generated before the
-// timer starts.
+// already holding 100k or 1M identifiers. Repeats pick a known person at
+// random, the worst case for the CPU caches; in the sessions case half of them
+// continue one of the last benchRecent persons seen, as visits do.
 func BenchmarkApply(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			w := warmGraph(b, size.identifiers)
-			events := make([]*event.Event, b.N)
-			for i := range events {
-				events[i], _ = w.s.next()
-			}
-			var changes = map[string]int{}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for _, e := range events {
-				res := w.g.Apply(e)
-				if res.CustomerID == "" {
-					b.Fatalf("event %s resolved to no customer", e.EventID)
-				}
-				for _, c := range res.Changes {
-					changes[c.Kind]++
-				}
-			}
-			b.StopTimer()
+			w.s.sessions = size.sessions
+			changes := benchApply(b, w, nil)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			if b.N >= 100_000 {
 				b.Logf("N=%d changes %v, graph %+v", b.N, changes, w.g.Stats())
@@ -363,25 +421,18 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
-// BenchmarkApplyByKind times every Apply and reports the mean cost of each kind
-// of event and its share of the total time: where throughput goes.
+// BenchmarkApplyByKind times every Apply on the 1M-identifier graph and reports
+// the mean cost of each kind of event and its share of the total: where
+// throughput goes.
 func BenchmarkApplyByKind(b *testing.B) {
-	w := warmGraph(b, benchSizes[len(benchSizes)-1].identifiers)
-	events := make([]*event.Event, b.N)
-	kinds := make([]benchKind, b.N)
-	for i := range events {
-		events[i], kinds[i] = w.s.next()
-	}
+	w := warmGraph(b, 1_000_000)
+	w.s.sessions = 0
 	var spent [benchKinds]time.Duration
 	var count [benchKinds]int
-	b.ResetTimer()
-	for i, e := range events {
-		start := time.Now()
-		w.g.Apply(e)
-		spent[kinds[i]] += time.Since(start)
-		count[kinds[i]]++
-	}
-	b.StopTimer()
+	benchApply(b, w, func(k benchKind, d time.Duration) {
+		spent[k] += d
+		count[k]++
+	})
 	var total time.Duration
 	for _, d := range spent {
 		total += d
@@ -395,55 +446,83 @@ func BenchmarkApplyByKind(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryPerIdentifier builds a graph of 1M identifiers (≈180k persons)
-// from the stream and reports the steady-state heap it holds per identifier.
-// It runs once whatever b.N (use -benchtime=1x); the stream's own state is
-// dropped before the heap is read.
+// BenchmarkMemoryPerIdentifier builds a graph of 1M identifiers (≈220k persons)
+// from the stream and reports the steady-state heap it holds per identifier,
+// then prints an estimate of which structures hold it. It runs once whatever
+// b.N (use -benchtime=1x); the stream's own state is dropped before the heap
+// is read.
 func BenchmarkMemoryPerIdentifier(b *testing.B) {
 	const identifiers = 1_000_000
-	before := benchHeap()
+	before, beforeObjects := benchHeap()
 	start := time.Now()
 	s := newBenchStream(2)
 	g, kinds := benchGraph(b, s, identifiers)
 	elapsed := time.Since(start)
 	persons := len(s.persons)
 	s = nil // the stream's persons and identifier sets are not the graph's
-	after := benchHeap()
+	after, afterObjects := benchHeap()
 	runtime.KeepAlive(s)
+	// What one collection costs with this graph live: every cycle marks it all,
+	// and a cycle comes every GOGC% of the live heap allocated, so the GC's
+	// share of Apply is about (this CPU ÷ live heap) × bytes allocated per event.
+	gcCPU := benchGCCPU()
+	gcStart := time.Now()
+	runtime.GC()
+	gcWall := time.Since(gcStart)
+	gcCPU = benchGCCPU() - gcCPU
 	st := g.Stats()
-	perID := float64(after-before) / float64(st.Identifiers)
+	heap := float64(after - before)
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(perID, "B/identifier")
-	b.ReportMetric(float64(after-before)/float64(st.Profiles), "B/profile")
+	b.ReportMetric(heap/float64(st.Identifiers), "B/identifier")
+	b.ReportMetric(heap/float64(st.Profiles), "B/profile")
 	b.ReportMetric(float64(st.Evidence)/float64(st.Identifiers), "evidence/identifier")
-	b.ReportMetric(float64(benchSum(kinds[:]))/elapsed.Seconds(), "build-events/s")
-	b.Logf("%d events %v, %d persons: %d identifiers, %d profiles, %d evidence, %d hubs, %d survivors; heap %.1f MB",
-		benchSum(kinds[:]), kinds, persons, st.Identifiers, st.Profiles, st.Evidence, st.Hubs, len(g.survivor),
-		float64(after-before)/1e6)
+	b.ReportMetric(float64(afterObjects-beforeObjects)/float64(st.Identifiers), "objects/identifier")
+	b.ReportMetric(float64(gcWall.Milliseconds()), "full-gc-ms")
+	b.ReportMetric(gcCPU*1e3, "full-gc-cpu-ms")
+	b.ReportMetric(float64(benchSum(kinds[:])-kinds[benchRepeat])/elapsed.Seconds(), "build-events/s")
+	b.Logf("%d events %v (repeats not applied), %d persons: %d identifiers, %d profiles, %d evidence, %d hubs, %d survivors; heap %.1f MB",
+		benchSum(kinds[:]), kinds, persons, st.Identifiers, st.Profiles, st.Evidence, st.Hubs, len(g.survivor), heap/1e6)
 	parts := benchFootprint(g)
 	var est uint64
-	var lines []string
 	for _, p := range parts {
 		est += p.bytes
 	}
 	slices.SortFunc(parts, func(a, b benchPart) int { return cmp.Compare(b.bytes, a.bytes) })
+	// The table goes to stdout: the testing package keeps only ten lines of a
+	// benchmark's log.
+	fmt.Printf("estimated footprint by structure (size-class rounded; maps measured by rebuilding them): %.1f MB of %.1f MB measured\n",
+		float64(est)/1e6, heap/1e6)
 	for _, p := range parts {
-		lines = append(lines, fmt.Sprintf("  %-44s %9d objects %8.1f MB %6.1f B/identifier %5.1f%%",
-			p.name, p.objects, float64(p.bytes)/1e6, float64(p.bytes)/float64(st.Identifiers), 100*float64(p.bytes)/float64(est)))
+		fmt.Printf("  %-36s %9d objects %7.1f MB %6.1f B/identifier %5.1f%%\n",
+			p.name, p.objects, float64(p.bytes)/1e6, float64(p.bytes)/float64(st.Identifiers), 100*float64(p.bytes)/float64(est))
 	}
-	b.Logf("estimated footprint by structure (size-class rounded; maps measured by rebuilding them): %.1f MB of %.1f MB measured\n%s",
-		float64(est)/1e6, float64(after-before)/1e6, strings.Join(lines, "\n"))
+	if f := flag.Lookup("test.memprofile"); f != nil && f.Value.String() != "" {
+		benchProfiled = g // the profile is written when every benchmark is done
+	}
 	runtime.KeepAlive(g)
 }
 
-// benchHeap is the live heap after two collections (the second frees what
-// finalizers of the first released).
-func benchHeap() uint64 {
+// benchProfiled keeps the graph of BenchmarkMemoryPerIdentifier alive for
+// -memprofile, which is written after the benchmarks: the in-use profile then
+// shows where the graph's memory was allocated.
+var benchProfiled *Graph
+
+// benchHeap is the live heap, in bytes and objects, after two collections
+// (the second frees what finalizers of the first released).
+func benchHeap() (bytes, objects uint64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
+	return m.HeapAlloc, m.HeapObjects
+}
+
+// benchGCCPU is the CPU the GC has used so far, in seconds, as of the last
+// completed cycle (the runtime updates it when a cycle ends).
+func benchGCCPU() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64()
 }
 
 type benchPart struct {
@@ -571,9 +650,9 @@ func benchFootprint(g *Graph) []benchPart {
 
 // benchMeasure returns the live heap that build's result holds.
 func benchMeasure(build func() any) uint64 {
-	before := benchHeap()
+	before, _ := benchHeap()
 	x := build()
-	after := benchHeap()
+	after, _ := benchHeap()
 	runtime.KeepAlive(x)
 	if after < before {
 		return 0

@@ -77,8 +77,12 @@ type node struct {
 	partners []partner   // stronger identifiers seen with it, for hub detection
 	mentions []*evidence // evidence that named it but could not link it (a limit)
 	hub      bool        // quarantined: never links again
-	noMerge  bool        // unlinked by an operator: never bridges profiles again
-	erased   bool
+	// noMerge: shared by several people (detected, or unlinked by an
+	// operator): it stays with the profile it first joined but never links
+	// anything again; events carrying it link their other identifiers.
+	noMerge bool
+	first   evKey // its earliest recorded evidence
+	erased  bool
 }
 
 func (n *node) typ() string { t, _, _ := strings.Cut(n.key, ":"); return t }
@@ -89,8 +93,8 @@ func (n *node) identifier() event.Identifier {
 }
 
 type partner struct {
-	n  *node
-	at int64
+	n           *node
+	first, last int64 // when they were first and last seen together
 }
 
 // evidence is an event that linked identifiers: the ledger entry that makes
@@ -158,18 +162,44 @@ func (g *Graph) Apply(e *event.Event) Result {
 	key := evKey{e.EventTime.UnixMilli(), e.EventID}
 	nodes := g.linkable(e)
 
+	// Identifiers this event reveals as hubs or as shared change the past:
+	// their components are replayed below, with this event in its place.
+	var revealed []*profile
 	for _, n := range nodes {
-		if g.observe(n, nodes, key.At) {
-			g.quarantine(n, &res, e)
+		switch g.observe(n, nodes, key.At) {
+		case seenHub:
+			n.hub, n.partners = true, nil
+			// A hub is rare: find every profile whose evidence names it.
+			for _, p := range g.profiles {
+				if slices.ContainsFunc(p.evidence, func(ev *evidence) bool { return slices.Contains(ev.nodes, n) }) {
+					revealed = append(revealed, p)
+				}
+			}
+		case seenShared:
+			n.noMerge = true
+		default:
+			continue
+		}
+		if n.cust != nil {
+			revealed = append(revealed, n.cust)
+		}
+		for _, m := range n.mentions { // evidence that named it without linking it
+			if owner := m.nodes[0].cust; owner != nil {
+				revealed = append(revealed, owner)
+			}
 		}
 	}
 	nodes = slices.DeleteFunc(nodes, func(n *node) bool { return n.hub })
 	if len(nodes) == 0 {
+		if len(revealed) > 0 {
+			g.recompute(g.closure(revealed), nil, &res, "hub quarantined by "+e.EventID, e.ReceivedAt)
+		}
 		var agg aggregate
 		agg.add(e)
 		id := uuid.NewSHA1(Namespace, []byte("event:"+e.EventID)).String()
 		p := agg.profile(id, 1, blockedIdentifiers(e), nil, e.ReceivedAt)
 		res.CustomerID, res.Singleton = id, &p
+		g.bump(&res)
 		return res
 	}
 
@@ -179,33 +209,32 @@ func (g *Graph) Apply(e *event.Event) Result {
 		// strongest identifier's customer but links nothing.
 		ev = &evidence{key: key, channel: e.Channel, nodes: nodes[:1], sig: signature(nodes[:1])}
 	}
-	// An event is late when its component already holds evidence after it, or
+	// An event is late when its component already holds evidence after it,
 	// the same identifier set was first seen later (the ledger keeps the
-	// earliest evidence of each identifier set).
-	late := false
+	// earliest evidence of each identifier set), or it predates an identifier's
+	// sharing; it also replays what it revealed.
+	late := len(revealed) > 0
 	if old := g.bySig[ev.sig]; old != nil && old.key.compare(key) > 0 {
 		late = true
 	}
+	set := revealed
 	for _, n := range ev.nodes {
-		if n.cust != nil && n.cust.lastKey.compare(key) > 0 {
-			late = true
+		if n.cust != nil {
+			set = append(set, n.cust)
+			if n.cust.lastKey.compare(key) > 0 || (n.noMerge && key.compare(n.first) < 0) {
+				late = true
+			}
 		}
 	}
 	if late {
 		// Evidence must be applied in (time, id) order for the graph not to
 		// depend on arrival order: replay the touched components with it.
-		var set []*profile
-		for _, n := range ev.nodes {
-			if n.cust != nil {
-				set = append(set, n.cust)
-			}
-		}
-		g.recompute(g.closure(set), ev, &res, "late event "+e.EventID, e.ReceivedAt)
+		g.recompute(g.closure(set), ev, &res, "replay at "+e.EventID, e.ReceivedAt)
 	} else {
-		g.link(ev, &res, e)
+		g.link(ev, g.usable(ev), &res, e)
 	}
 
-	anchor := ev.nodes[0]
+	anchor := g.usable(ev)[0]
 	if anchor.agg == nil {
 		anchor.agg = &aggregate{}
 	}
@@ -214,6 +243,22 @@ func (g *Graph) Apply(e *event.Event) Result {
 	res.Updated = appendUnique(res.Updated, anchor.cust.id)
 	g.bump(&res)
 	return res
+}
+
+// usable returns the identifiers of evidence that may link: a shared
+// identifier counts only in the evidence it first appeared in (it stays with
+// that profile) or when it is the evidence's only identifier. Once shared, it
+// is treated as if it always had been, so the merges it bridged are undone
+// and the result does not depend on when the sharing was noticed.
+func (g *Graph) usable(ev *evidence) []*node {
+	if len(ev.nodes) < 2 || !slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.noMerge }) {
+		return ev.nodes
+	}
+	out := slices.DeleteFunc(slices.Clone(ev.nodes), func(n *node) bool { return n.noMerge && n.first != ev.key })
+	if len(out) == 0 {
+		return ev.nodes[:1]
+	}
+	return out
 }
 
 // linkable returns the event's identifiers that may link, as nodes by priority.
@@ -243,12 +288,20 @@ func (g *Graph) linkable(e *event.Event) []*node {
 	return nodes
 }
 
-// observe records the stronger identifiers n is seen with and reports whether
-// n has become a hub: seen with stronger identifiers that imply more than
-// HubProfiles distinct profiles within HubWindow (ceil(distinct of a type ÷ that
-// type's per-profile limit)). A family sharing a tablet stays under it; a shop's
-// walk-in number used for many loyalty cards does not.
-func (g *Graph) observe(n *node, nodes []*node, at int64) bool {
+// What observe learns about an identifier.
+const (
+	seenNothing = iota
+	seenShared  // used by more people than one profile holds: stops linking
+	seenHub     // used by more than HubProfiles people: quarantined
+)
+
+// observe records the stronger identifiers n is seen with. Seen with more
+// identifiers of one type than a profile may hold (two loyalty cards, two
+// user ids), n is shared: a household's email, a family tablet. Seen with
+// stronger identifiers implying more than HubProfiles distinct profiles within
+// HubWindow (ceil(distinct of a type ÷ that type's per-profile limit)), it is a
+// hub: a shop's walk-in number, a reception line.
+func (g *Graph) observe(n *node, nodes []*node, at int64) int {
 	added := false
 	for _, m := range nodes {
 		if m.prio >= n.prio {
@@ -257,40 +310,44 @@ func (g *Graph) observe(n *node, nodes []*node, at int64) bool {
 		i := slices.IndexFunc(n.partners, func(p partner) bool { return p.n == m })
 		switch {
 		case i < 0:
-			n.partners = append(n.partners, partner{n: m, at: at})
+			n.partners = append(n.partners, partner{n: m, first: at, last: at})
 			added = true
-		case at > n.partners[i].at:
-			n.partners[i].at = at
+		case at > n.partners[i].last:
+			n.partners[i].last = at
+		case at < n.partners[i].first:
+			n.partners[i].first = at
+			added = true // sharing may now date from earlier
 		}
 	}
 	if !added || n.hub {
-		return false
+		return seenNothing
 	}
 	window := g.rules.HubWindow.Milliseconds()
-	perType := map[string]int{}
+	inWindow := map[string]int{}
+	firsts := map[string][]int64{}
 	for _, p := range n.partners {
-		if !p.n.erased && abs(p.at-at) <= window {
-			perType[p.n.typ()]++
+		if p.n.erased {
+			continue
+		}
+		firsts[p.n.typ()] = append(firsts[p.n.typ()], p.first)
+		if abs(p.last-at) <= window || abs(p.first-at) <= window {
+			inWindow[p.n.typ()]++
 		}
 	}
-	for t, count := range perType {
+	for t, count := range inWindow {
 		limit := g.rules.rule(t).Max
 		if (count+limit-1)/limit > g.rules.HubProfiles {
-			return true
+			return seenHub
 		}
 	}
-	return false
-}
-
-// quarantine makes n a hub: it never links again, and the links it made are
-// undone by replaying its component's evidence without it.
-func (g *Graph) quarantine(n *node, res *Result, e *event.Event) {
-	n.hub = true
-	n.partners = nil
-	if n.cust == nil {
-		return
+	if !n.noMerge {
+		for t, fs := range firsts {
+			if len(fs) > g.rules.rule(t).Max {
+				return seenShared
+			}
+		}
 	}
-	g.recompute(g.closure([]*profile{n.cust}), nil, res, "hub quarantined: "+n.key, e.ReceivedAt)
+	return seenNothing
 }
 
 // link applies one evidence greedily in priority order: identifiers without a
@@ -298,13 +355,11 @@ func (g *Graph) quarantine(n *node, res *Result, e *event.Event) {
 // broken; the rest of the (lower-priority) identifiers stay unlinked. It
 // returns the profile the evidence's first identifier belongs to. With res nil
 // (a replay) it records no changes.
-func (g *Graph) link(ev *evidence, res *Result, e *event.Event) *profile {
+func (g *Graph) link(ev *evidence, nodes []*node, res *Result, e *event.Event) *profile {
 	var group []*profile
 	var pending []*node
 	counts := map[string]int{}
-	// An event carrying an unlinked identifier never joins two profiles: the
-	// operator said that identifier's co-occurrences are not evidence.
-	noBridge := slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.noMerge })
+
 	fits := func(add map[string]int) bool {
 		for t, c := range add {
 			if counts[t]+c > g.rules.rule(t).Max {
@@ -313,8 +368,8 @@ func (g *Graph) link(ev *evidence, res *Result, e *event.Event) *profile {
 		}
 		return true
 	}
-	stop := len(ev.nodes)
-	for i, n := range ev.nodes {
+	stop := len(nodes)
+	for i, n := range nodes {
 		stop = i
 		switch {
 		case n.cust == nil:
@@ -325,9 +380,6 @@ func (g *Graph) link(ev *evidence, res *Result, e *event.Event) *profile {
 			counts[n.typ()]++
 		case slices.Contains(group, n.cust):
 		default:
-			if len(group) > 0 && noBridge {
-				goto done
-			}
 			add := map[string]int{}
 			for _, m := range n.cust.nodes {
 				add[m.typ()]++
@@ -340,7 +392,7 @@ func (g *Graph) link(ev *evidence, res *Result, e *event.Event) *profile {
 				counts[t] += c
 			}
 		}
-		stop = len(ev.nodes)
+		stop = len(nodes)
 	}
 done:
 	var target *profile
@@ -369,13 +421,18 @@ done:
 			RelatedIDs: []string{}, Identifiers: ids, EventID: ev.key.ID, Channel: ev.channel, At: e.ReceivedAt,
 		})
 	}
-	if (len(ev.nodes) > 1 || len(group) == 0) && g.bySig[ev.sig] == nil {
+	if (len(nodes) > 1 || len(group) == 0) && g.bySig[ev.sig] == nil {
 		g.bySig[ev.sig] = ev
 		target.evidence = insertSorted(target.evidence, ev)
+		for _, n := range ev.nodes {
+			if n.first == (evKey{}) || ev.key.compare(n.first) < 0 {
+				n.first = ev.key
+			}
+		}
 		target.lastKey = maxKey(target.lastKey, ev.key)
 		// Identifiers the rules kept out remember this evidence: if their own
 		// component changes, this one must be replayed with it.
-		for _, n := range ev.nodes[stop:] {
+		for _, n := range nodes[stop:] {
 			n.mentions = append(n.mentions, ev)
 			if n.cust != nil {
 				n.cust.lastKey = maxKey(n.cust.lastKey, ev.key)
@@ -475,6 +532,17 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 		}
 	}
 	slices.SortFunc(all, func(a, b *evidence) int { return a.key.compare(b.key) })
+	first := map[*node]evKey{} // each identifier's earliest evidence
+	for _, ev := range all {
+		for _, n := range ev.nodes {
+			if _, ok := first[n]; !ok {
+				first[n] = ev.key
+			}
+		}
+	}
+	for n, k := range first {
+		n.first = k
+	}
 	for _, ev := range all {
 		delete(g.bySig, ev.sig)
 		for _, n := range ev.nodes {
@@ -482,24 +550,27 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 		}
 	}
 	for _, ev := range all {
-		nodes := slices.DeleteFunc(slices.Clone(ev.nodes), func(n *node) bool {
-			return n.hub || n.erased || (ev.merge && n.noMerge)
-		})
-		if len(nodes) == 0 {
-			continue
+		if slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.hub || n.erased }) {
+			ev.nodes = slices.DeleteFunc(ev.nodes, func(n *node) bool { return n.hub || n.erased })
+			ev.sig = signature(ev.nodes)
 		}
-		sig := signature(nodes)
-		if g.suppressed[sig] || (g.bySig[sig] != nil && ev != extra) {
-			continue
+		if len(ev.nodes) == 0 || g.suppressed[ev.sig] || (ev != extra && g.bySig[ev.sig] != nil) {
+			continue // gone, split apart by an operator, or a later duplicate of an identifier set
 		}
-		g.link(&evidence{key: ev.key, channel: ev.channel, nodes: nodes, sig: sig}, nil, nil)
+		ev.merge = false
+		g.link(ev, g.usable(ev), nil, nil)
 	}
-	// Identifiers that were linked and are left without evidence (a hub, an
-	// identifier only a removed merge brought in) keep a profile of their own,
-	// which holds the events resolved to them. A hub's profile never links.
+	// Identifiers that were linked and are left without evidence keep a
+	// profile of their own when events were resolved to them (or they are a
+	// hub, whose profile holds the walk-ins and never links); others are
+	// simply unlinked, as an in-order run would have left them.
 	for n := range oldOf {
-		if n.cust == nil && !n.erased {
-			p := g.newProfile(n.key, evKey{At: n.agg.firstSeenMillis()})
+		if n.cust == nil && !n.erased && (n.agg != nil || n.hub) {
+			created, ok := first[n]
+			if !ok {
+				created = evKey{At: n.agg.firstSeenMillis(), ID: n.key}
+			}
+			p := g.newProfile(n.key, created)
 			n.cust = p
 			p.nodes = append(p.nodes, n)
 		}

@@ -150,19 +150,43 @@ func TestSplitRestoresProfilesBeforeMerges(t *testing.T) {
 	}
 }
 
-func TestLimitsPreventMergesAndLeaveLowerIdentifiersUnlinked(t *testing.T) {
+func TestLimitsPreventMerges(t *testing.T) {
 	g := newTestGraph(t)
-	u1 := g.Apply(ev("e1", 0, "user_id:u1", "email:home@x.com")).CustomerID
-	res := g.Apply(ev("e2", 1, "user_id:u2", "email:home@x.com", "device_id:tablet"))
-	if res.CustomerID == u1 || slices.Contains(kinds(res), ChangeMerge) {
+	a := g.Apply(ev("e1", 0, "user_id:u1", "email:ann@x.com")).CustomerID
+	b := g.Apply(ev("e2", 1, "user_id:u2", "phone:+442079460958", "device_id:d2")).CustomerID
+	// The email and the phone sit in profiles with different user ids: no merge,
+	// and the event's lower-priority identifiers are not linked across.
+	res := g.Apply(ev("e3", 2, "email:ann@x.com", "phone:+442079460958", "anonymous_id:w3"))
+	if res.CustomerID != a || slices.Contains(kinds(res), ChangeMerge) {
 		t.Fatalf("two user_ids merged: %v", kinds(res))
 	}
-	// email (priority 3) conflicted, so the lower-priority device is not linked either.
-	if _, ok := g.Lookup("device_id", "tablet"); ok {
+	if p, _ := g.Lookup("phone", "+442079460958"); p.CustomerID != b {
+		t.Fatal("phone moved across a limit")
+	}
+	if _, ok := g.Lookup("anonymous_id", "w3"); ok {
 		t.Fatal("an identifier after the conflict was linked")
+	}
+}
+
+func TestSharedIdentifierStopsLinkingButOthersLink(t *testing.T) {
+	g := newTestGraph(t)
+	u1 := g.Apply(ev("e1", 0, "user_id:u1", "email:home@x.com")).CustomerID
+	// The household email is now seen with two user ids: it is shared. It stays
+	// with its first profile and links nothing; the event's other identifiers link.
+	res := g.Apply(ev("e2", 1, "user_id:u2", "email:home@x.com", "device_id:tablet"))
+	if res.CustomerID == u1 || slices.Contains(kinds(res), ChangeMerge) {
+		t.Fatalf("a household email merged two people: %v", kinds(res))
+	}
+	if p, _ := g.Lookup("device_id", "tablet"); p.CustomerID != res.CustomerID {
+		t.Fatal("the event's other identifiers were not linked")
 	}
 	if p, _ := g.Lookup("email", "home@x.com"); p.CustomerID != u1 {
 		t.Fatal("shared email moved away from its first profile")
+	}
+	// A third person with only the email and a loyalty card is not merged into u1.
+	c := g.Apply(ev("e3", 2, "loyalty_id:L3", "email:home@x.com")).CustomerID
+	if c == u1 || c == res.CustomerID {
+		t.Fatalf("loyalty card joined a household member: %s", c)
 	}
 }
 

@@ -16,11 +16,12 @@ type snapNode struct {
 	Mentions []int32 // evidence indexes
 	Hub      bool
 	NoMerge  bool
+	First    evKey
 }
 
 type snapPartner struct {
-	N  int32
-	At int64
+	N           int32
+	First, Last int64
 }
 
 type snapEvidence struct {
@@ -54,7 +55,7 @@ func (g *Graph) Save(w io.Writer) error {
 	var s snapGraph
 	for _, n := range g.nodes {
 		nodeIdx[n] = int32(len(s.Nodes))
-		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: n.agg, Hub: n.hub, NoMerge: n.noMerge})
+		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: n.agg, Hub: n.hub, NoMerge: n.noMerge, First: n.first})
 	}
 	profIdx := make(map[*profile]int32, len(g.profiles))
 	evIdx := map[*evidence]int32{}
@@ -90,7 +91,7 @@ func (g *Graph) Save(w io.Writer) error {
 		}
 		for _, p := range n.partners {
 			if j, ok := nodeIdx[p.n]; ok {
-				sn.Partners = append(sn.Partners, snapPartner{N: j, At: p.at})
+				sn.Partners = append(sn.Partners, snapPartner{N: j, First: p.first, Last: p.last})
 			}
 		}
 		for _, m := range n.mentions {
@@ -121,7 +122,7 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	nodes := make([]*node, len(s.Nodes))
 	for i, sn := range s.Nodes {
-		nodes[i] = &node{key: sn.Key, prio: g.rules.rule((&node{key: sn.Key}).typ()).Priority, agg: sn.Agg, hub: sn.Hub, noMerge: sn.NoMerge}
+		nodes[i] = &node{key: sn.Key, prio: g.rules.rule((&node{key: sn.Key}).typ()).Priority, agg: sn.Agg, hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
 		g.nodes[sn.Key] = nodes[i]
 	}
 	evs := make([]*evidence, len(s.Evidence))
@@ -155,7 +156,7 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 			n.cust = profs[sn.Cust]
 		}
 		for _, p := range sn.Partners {
-			n.partners = append(n.partners, partner{n: nodes[p.N], at: p.At})
+			n.partners = append(n.partners, partner{n: nodes[p.N], first: p.First, last: p.Last})
 		}
 		for _, j := range sn.Mentions {
 			n.mentions = append(n.mentions, evs[j])
