@@ -17,6 +17,10 @@ log "ingest: HTTP (NDJSON x500, 4 clients) vs raw kafka-go produce of the same r
 go test -run '^$' -bench 'BenchmarkIngestHTTP$|BenchmarkRawKafkaProduce$' -benchtime "$BENCHTIME" -count "$COUNT" ./pkg/ingest/ | tee -a "$out"
 log "ingest CPU per event: parse → validate → normalise → encode (no I/O)"
 go test -run '^$' -bench 'BenchmarkProcess$' -benchmem -benchtime 300x -count "$COUNT" ./pkg/ingest/ | tee -a "$out"
+log "identity: consume → resolve → produce vs passthrough consumer → producer of the same 100k records; $COUNT runs"
+go test -run '^$' -bench 'BenchmarkIdentityStage$|BenchmarkPassthrough$' -benchtime 1x -count "$COUNT" ./pkg/identity/stage/ | tee -a "$out"
+log "identity graph alone: events/s and memory per identifier (1M identifiers)"
+go test -run '^$' -bench 'BenchmarkApply$|BenchmarkMemoryPerIdentifier$' -benchtime 1x ./pkg/identity/ | tee -a "$out" || true
 log "normalisers"
 go test -run '^$' -bench . -benchmem ./pkg/normalize/ | tee -a "$out"
 
@@ -32,6 +36,7 @@ function median(arr, n,   i, j, t) {
 		if ($(i+1) == "events/s") { n[name]++; ev[name, n[name]] = $i }
 		if ($(i+1) == "ns/op")    { m[name]++; ns[name, m[name]] = $i }
 		if ($(i+1) == "allocs/op") { allocs[name] = $i }
+		if ($(i+1) == "B/identifier") { bpi = $i }
 	}
 }
 END {
@@ -44,4 +49,10 @@ END {
 	printf "\n| what | cx360 | raw baseline (same run) | ratio |\n|---|---|---|---|\n"
 	printf "| ingest over HTTP, NDJSON batches of 500 mixed events, 4 clients | %.0f events/s | %.0f events/s (kafka-go, same pre-encoded records) | %.2f |\n", http, raw, http / raw
 	printf "| ingest CPU per event (parse, validate, normalise, Avro encode) | %.1f µs, %d allocs | | |\n", cpu, allocs["BenchmarkProcess"] / 500
+	split("", a); for (i = 1; i <= n["BenchmarkIdentityStage"]; i++) a[i] = ev["BenchmarkIdentityStage", i]
+	id = median(a, n["BenchmarkIdentityStage"])
+	split("", a); for (i = 1; i <= n["BenchmarkPassthrough"]; i++) a[i] = ev["BenchmarkPassthrough", i]
+	pt = median(a, n["BenchmarkPassthrough"])
+	if (pt > 0) printf "| identity: consume → resolve → produce (journeys, profiles, changes) | %.0f events/s | %.0f events/s (passthrough consumer → producer) | %.2f |\n", id, pt, id / pt
+	if (bpi > 0) printf "| identity graph memory, 1M identifiers | %.0f bytes/identifier | | |\n", bpi
 }' "$out"

@@ -161,6 +161,13 @@ func (g *Graph) Apply(e *event.Event) Result {
 	res := Result{Phase: phaseOf(g.rules.Phases, e)}
 	key := evKey{e.EventTime.UnixMilli(), e.EventID}
 	nodes := g.linkable(e)
+	// The event counts for the customer of its strongest identifier, whatever
+	// that identifier later turns out to be (shared, a hub): a choice that does
+	// not depend on the order events arrive in.
+	var anchor *node
+	if len(nodes) > 0 {
+		anchor = nodes[0]
+	}
 
 	// Identifiers this event reveals as hubs or as shared change the past:
 	// their components are replayed below, with this event in its place.
@@ -189,17 +196,21 @@ func (g *Graph) Apply(e *event.Event) Result {
 			}
 		}
 	}
-	nodes = slices.DeleteFunc(nodes, func(n *node) bool { return n.hub })
-	if len(nodes) == 0 {
-		if len(revealed) > 0 {
-			g.recompute(g.closure(revealed), nil, &res, "hub quarantined by "+e.EventID, e.ReceivedAt)
-		}
+	nodes = slices.DeleteFunc(slices.Clone(nodes), func(n *node) bool { return n.hub })
+	if len(nodes) == 0 && len(revealed) > 0 {
+		g.recompute(g.closure(revealed), nil, &res, "hub quarantined by "+e.EventID, e.ReceivedAt)
+	}
+	if anchor == nil {
 		var agg aggregate
 		agg.add(e)
 		id := uuid.NewSHA1(Namespace, []byte("event:"+e.EventID)).String()
 		p := agg.profile(id, 1, blockedIdentifiers(e), nil, e.ReceivedAt)
 		res.CustomerID, res.Singleton = id, &p
 		g.bump(&res)
+		return res
+	}
+	if len(nodes) == 0 { // only hubs: the event belongs to the hub's own profile
+		g.account(anchor, e, key, &res)
 		return res
 	}
 
@@ -234,15 +245,26 @@ func (g *Graph) Apply(e *event.Event) Result {
 		g.link(ev, g.usable(ev), &res, e)
 	}
 
-	anchor := g.usable(ev)[0]
+	g.account(anchor, e, key, &res)
+	return res
+}
+
+// account adds the event to its anchor identifier's aggregates and attributes
+// it to the anchor's customer (a profile of its own if it has none).
+func (g *Graph) account(anchor *node, e *event.Event, key evKey, res *Result) {
+	if anchor.cust == nil {
+		p := g.newProfile(anchor.key, key)
+		anchor.cust = p
+		p.nodes = append(p.nodes, anchor)
+		p.lastKey = key
+	}
 	if anchor.agg == nil {
 		anchor.agg = &aggregate{}
 	}
 	anchor.agg.add(e)
 	res.CustomerID = anchor.cust.id
 	res.Updated = appendUnique(res.Updated, anchor.cust.id)
-	g.bump(&res)
-	return res
+	g.bump(res)
 }
 
 // usable returns the identifiers of evidence that may link: a shared
@@ -261,7 +283,8 @@ func (g *Graph) usable(ev *evidence) []*node {
 	return out
 }
 
-// linkable returns the event's identifiers that may link, as nodes by priority.
+// linkable returns the event's identifiers that are not blocked, as nodes by
+// priority (hubs included: they link nothing, but an event can belong to one).
 func (g *Graph) linkable(e *event.Event) []*node {
 	nodes := make([]*node, 0, len(e.Identifiers))
 	for _, id := range e.Identifiers {
@@ -274,7 +297,7 @@ func (g *Graph) linkable(e *event.Event) []*node {
 			n = &node{key: k, prio: g.rules.rule(id.Type).Priority}
 			g.nodes[k] = n
 		}
-		if n.hub || slices.Contains(nodes, n) {
+		if slices.Contains(nodes, n) {
 			continue
 		}
 		nodes = append(nodes, n)

@@ -197,11 +197,18 @@ func (s *Stage) Run(ctx context.Context) error {
 		})
 		<-done
 		s.active.Store(false)
-		if runErr != nil && ctx.Err() == nil {
-			return runErr
-		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if runErr != nil {
+			// Kafka away, a disk full: stand down, let the group rebalance,
+			// and come back from the last snapshot rather than exit.
+			s.logger.Error("identity: worker failed; rejoining the election", zap.Error(runErr))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
 		}
 	}
 }
@@ -323,12 +330,16 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 		if !dirty || broken {
 			return nil
 		}
-		if err := s.flushProfiles(ctx); err != nil {
+		// Also on shutdown or lost lease: finishing costs milliseconds and saves a replay.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := s.flushProfiles(fctx)
+		cancel()
+		if err != nil {
 			broken = true
 			return err
 		}
 		s.mu.RLock()
-		err := s.store.save(s.graph, offsets)
+		err = s.store.save(s.graph, offsets)
 		s.mu.RUnlock()
 		if err != nil {
 			return err
