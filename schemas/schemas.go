@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -186,4 +187,65 @@ func fullName(def map[string]any, ns string) string {
 		return name
 	}
 	return ns + "." + name
+}
+
+//go:embed clickhouse/*.sql
+var clickhouseFiles embed.FS
+
+// Migration is one versioned ClickHouse migration file, split into statements.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+// ClickHouse returns the ClickHouse migrations in version order. Files are
+// named NNN_name.sql; statements end with ';' at the end of a line, and
+// '--' comment lines are dropped (the native protocol runs one statement at a time).
+func ClickHouse() ([]Migration, error) {
+	files, err := fs.Glob(clickhouseFiles, "clickhouse/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("schemas: listing migrations: %w", err)
+	}
+	sort.Strings(files)
+	out := make([]Migration, 0, len(files))
+	for _, f := range files {
+		base := strings.TrimSuffix(path.Base(f), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("schemas: migration %s is not named NNN_name.sql", f)
+		}
+		if len(out) > 0 && out[len(out)-1].Version >= v {
+			return nil, fmt.Errorf("schemas: migration %s repeats or reorders version %d", f, v)
+		}
+		b, err := fs.ReadFile(clickhouseFiles, f)
+		if err != nil {
+			return nil, fmt.Errorf("schemas: reading %s: %w", f, err)
+		}
+		out = append(out, Migration{Version: v, Name: name, Statements: splitStatements(string(b))})
+	}
+	return out, nil
+}
+
+func splitStatements(sql string) []string {
+	var stmts []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")
+			stmts = append(stmts, stmt)
+			cur.Reset()
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		stmts = append(stmts, rest)
+	}
+	return stmts
 }

@@ -168,3 +168,25 @@ func TestCompatibilityCheckCatchesBreakingChange(t *testing.T) {
 		t.Fatal("a new required field without default was accepted as BACKWARD compatible")
 	}
 }
+
+func TestClickHouseMigrationsParse(t *testing.T) {
+	ms, err := ClickHouse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].Version != 1 {
+		t.Fatalf("migrations: %+v", ms)
+	}
+	for _, m := range ms {
+		for _, st := range m.Statements {
+			if strings.Contains(st, ";") || strings.Contains(st, "--") {
+				t.Errorf("migration %d: statement not split cleanly: %q", m.Version, st)
+			}
+			for _, banned := range []string{"DateTime64", "Map(", " TTL ", "JSONExtract", "OVER ("} {
+				if strings.Contains(st, banned) {
+					t.Errorf("migration %d uses %s, which ClickHouse 18.16 lacks", m.Version, banned)
+				}
+			}
+		}
+	}
+}
