@@ -1,0 +1,380 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	kafkago "github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/cx360/cx360/pkg/avro"
+	"github.com/cx360/cx360/schemas"
+)
+
+// Store is the part of a ClickHouse client the sink needs.
+type Store interface {
+	Exec(ctx context.Context, query string, args ...any) error
+	InsertBatch(ctx context.Context, table string, columns []string, rows [][]any) error
+}
+
+// Producer writes dead letters.
+type Producer interface {
+	Produce(ctx context.Context, msgs ...kafkago.Message) error
+}
+
+// Config configures the sink.
+type Config struct {
+	Brokers         []string
+	GroupID         string
+	JourneysTopic   string
+	CustomersTopic  string
+	ChangesTopic    string
+	DLQTopic        string
+	BatchRows       int           // flush when a table's batch reaches this many rows
+	FlushInterval   time.Duration // or when its oldest row waited this long
+	IsRetryable     func(error) bool
+	MaxRetryBackoff time.Duration
+}
+
+// Defaults.
+const (
+	DefaultBatchRows     = 50_000
+	DefaultFlushInterval = time.Second
+)
+
+// Sink consumes the pipeline's outputs and writes them to ClickHouse.
+type Sink struct {
+	cfg    Config
+	store  Store
+	serde  *avro.Serde
+	dlq    *avro.Codec
+	prod   Producer
+	logger *zap.Logger
+
+	mu      sync.Mutex
+	written map[string]int64 // rows acknowledged per table (for tests and metrics)
+}
+
+// New returns a Sink. dlq encodes dead letters for rows ClickHouse can never accept.
+func New(cfg Config, store Store, serde *avro.Serde, dlq *avro.Codec, prod Producer, logger *zap.Logger) *Sink {
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = DefaultBatchRows
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.MaxRetryBackoff <= 0 {
+		cfg.MaxRetryBackoff = 5 * time.Second
+	}
+	if cfg.IsRetryable == nil {
+		cfg.IsRetryable = func(error) bool { return true }
+	}
+	return &Sink{cfg: cfg, store: store, serde: serde, dlq: dlq, prod: prod, logger: logger, written: map[string]int64{}}
+}
+
+// Migrate applies every ClickHouse migration; each is idempotent (IF NOT EXISTS).
+func Migrate(ctx context.Context, store Store) error {
+	ms, err := schemas.ClickHouse()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		for _, st := range m.Statements {
+			if err := store.Exec(ctx, st); err != nil {
+				return fmt.Errorf("migration %03d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Written returns the rows acknowledged by ClickHouse per table.
+func (s *Sink) Written() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.written))
+	for k, v := range s.written {
+		out[k] = v
+	}
+	return out
+}
+
+// Run consumes every topic until ctx ends. Each topic has its own reader and
+// batch; offsets are committed only after ClickHouse acknowledged the rows of
+// the committed records.
+func (s *Sink) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for _, topic := range []string{s.cfg.JourneysTopic, s.cfg.CustomersTopic, s.cfg.ChangesTopic} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.consume(ctx, topic); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("sink %s: %w", topic, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(func() []error {
+		var out []error
+		for err := range errs {
+			out = append(out, err)
+		}
+		return out
+	}()...)
+}
+
+// pending is one table's rows waiting to be inserted, with the record each came from.
+type pending struct {
+	rows [][]any
+	from []kafkago.Message
+}
+
+func (s *Sink) consume(ctx context.Context, topic string) error {
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, Topic: topic,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
+		CommitInterval: 0, // synchronous: a commit means the rows are in ClickHouse
+		StartOffset:    kafkago.FirstOffset,
+	})
+	defer r.Close()
+	in := make(chan kafkago.Message, 4096)
+	fetchErr := make(chan error, 1)
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fetching sync.WaitGroup
+	fetching.Add(1)
+	go func() {
+		defer fetching.Done()
+		for {
+			m, err := r.FetchMessage(fctx)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			select {
+			case in <- m:
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	defer fetching.Wait()
+	defer stop()
+
+	batches := map[string]*pending{}
+	var msgs []kafkago.Message
+	rows := 0
+	ticker := time.NewTicker(s.cfg.FlushInterval / 4)
+	defer ticker.Stop()
+	oldest := time.Time{}
+	flush := func() error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		for _, table := range []string{TableJourneys, TableCustomers, TableChanges, TableMap, TableErasures} {
+			if b := batches[table]; b != nil && len(b.rows) > 0 {
+				if err := s.insert(ctx, table, b.rows, b.from); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.erase(ctx, batches[TableErasures]); err != nil {
+			return err
+		}
+		if err := r.CommitMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("committing offsets: %w", err)
+		}
+		clear(batches)
+		msgs, rows, oldest = msgs[:0], 0, time.Time{}
+		return nil
+	}
+	add := func(table string, row []any, m kafkago.Message) {
+		b := batches[table]
+		if b == nil {
+			b = &pending{}
+			batches[table] = b
+		}
+		b.rows = append(b.rows, row)
+		b.from = append(b.from, m)
+		rows++
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-fetchErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-ticker.C:
+			if !oldest.IsZero() && time.Since(oldest) >= s.cfg.FlushInterval {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		case m := <-in:
+			if oldest.IsZero() {
+				oldest = time.Now()
+			}
+			msgs = append(msgs, m)
+			if err := s.rowsOf(ctx, m, add); err != nil {
+				return err
+			}
+			if rows >= s.cfg.BatchRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// rowsOf decodes a record into rows; a record that cannot be decoded is
+// dead-lettered (never silently dropped, never blocking the rest).
+func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, []any, kafkago.Message)) error {
+	var native any
+	var err error
+	if m.Value != nil {
+		native, _, err = s.serde.Decode(ctx, m.Value)
+	}
+	if err == nil {
+		switch m.Topic {
+		case s.cfg.JourneysTopic:
+			var row []any
+			if row, err = journeyRow(native); err == nil {
+				add(TableJourneys, row, m)
+			}
+		case s.cfg.CustomersTopic:
+			var row []any
+			// A tombstone wins over every version before it.
+			if row, err = profileRow(string(m.Key), native, time.Now().UnixMilli()*1000); err == nil {
+				add(TableCustomers, row, m)
+			}
+		case s.cfg.ChangesTopic:
+			var change, erasure []any
+			var mapping [][]any
+			if change, mapping, erasure, err = changeRows(native); err == nil {
+				add(TableChanges, change, m)
+				for _, row := range mapping {
+					add(TableMap, row, m)
+				}
+				if erasure != nil {
+					add(TableErasures, erasure, m)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return s.deadLetter(ctx, m, "undecodable_record", err)
+	}
+	return nil
+}
+
+// insert writes rows, retrying transient failures with backoff while
+// consumption waits (back-pressure). A batch ClickHouse refuses for its
+// content is split in halves until the rows it refuses are alone; those go to
+// the DLQ and the rest of the batch lands.
+func (s *Sink) insert(ctx context.Context, table string, rows [][]any, from []kafkago.Message) error {
+	cols := Columns(table)
+	op := func() error {
+		err := s.store.InsertBatch(ctx, table, cols, rows)
+		if err != nil && !s.cfg.IsRetryable(err) {
+			return backoff.Permanent(err)
+		}
+		if err != nil {
+			s.logger.Warn("sink: ClickHouse unavailable; retrying", zap.String("table", table), zap.Int("rows", len(rows)), zap.Error(err))
+		}
+		return err
+	}
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0 // nothing is dropped: retry until shutdown
+	err := backoff.Retry(op, backoff.WithContext(b, ctx))
+	var perm *backoff.PermanentError
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		s.written[table] += int64(len(rows))
+		s.mu.Unlock()
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &perm) || !s.cfg.IsRetryable(err):
+		if len(rows) == 1 {
+			return s.deadLetter(ctx, from[0], "rejected_by_clickhouse", err)
+		}
+		half := len(rows) / 2
+		if err := s.insert(ctx, table, rows[:half], from[:half]); err != nil {
+			return err
+		}
+		return s.insert(ctx, table, rows[half:], from[half:])
+	default:
+		return err
+	}
+}
+
+// erase deletes the rows of erased customers (every id that pointed at them)
+// from the journey, customer and identity-map tables; the erasures table keeps
+// the audit row without personal data.
+func (s *Sink) erase(ctx context.Context, b *pending) error {
+	if b == nil {
+		return nil
+	}
+	var ids []string
+	for _, row := range b.rows {
+		ids = append(ids, row[0].(string))
+		ids = append(ids, row[1].([]string)...)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// The ids are bound as one array parameter: has(array, id) works on
+	// 18.16 and modern ClickHouse alike.
+	for _, q := range []string{
+		"ALTER TABLE cx360.journey_events DELETE WHERE has(?, customer_id)",
+		"ALTER TABLE cx360.customers DELETE WHERE has(?, customer_id)",
+		"ALTER TABLE cx360.identity_map DELETE WHERE has(?, customer_id) OR has(?, survivor_id)",
+	} {
+		args := []any{ids}
+		if strings.Count(q, "?") == 2 {
+			args = append(args, ids)
+		}
+		if err := s.store.Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("erasing: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Sink) deadLetter(ctx context.Context, m kafkago.Message, code string, cause error) error {
+	s.logger.Warn("sink: dead-lettering a record", zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.String("code", code), zap.Error(cause))
+	native := map[string]any{
+		"id":          fmt.Sprintf("sink-%s-%d-%d", m.Topic, m.Partition, m.Offset),
+		"stage":       "sink",
+		"source":      m.Topic,
+		"reason_code": code,
+		"error":       cause.Error(),
+		"raw":         m.Value,
+		"index":       nil,
+		"received_at": time.Now().UnixMilli(),
+		"topic":       map[string]any{"string": m.Topic},
+		"partition":   map[string]any{"int": int32(m.Partition)},
+		"offset":      map[string]any{"long": m.Offset},
+	}
+	b, err := s.dlq.Append(nil, native)
+	if err != nil {
+		return fmt.Errorf("encoding dead letter: %w", err)
+	}
+	if err := s.prod.Produce(ctx, kafkago.Message{Topic: s.cfg.DLQTopic, Key: []byte(m.Topic), Value: b}); err != nil {
+		return fmt.Errorf("producing dead letter: %w", err)
+	}
+	return nil
+}
