@@ -288,12 +288,15 @@ func (g *Graph) usable(ev *evidence) []*node {
 func (g *Graph) linkable(e *event.Event) []*node {
 	nodes := make([]*node, 0, len(e.Identifiers))
 	for _, id := range e.Identifiers {
-		if id.Blocked || g.rules.blocklist.Blocked(id.Type, id.Value) {
+		if id.Blocked {
 			continue
 		}
 		k := id.Type + ":" + id.Value
 		n := g.nodes[k]
 		if n == nil {
+			if g.rules.blocklist.Blocked(id.Type, id.Value) {
+				continue // never linked, so never stored
+			}
 			n = &node{key: k, prio: g.rules.rule(id.Type).Priority}
 			g.nodes[k] = n
 		}
