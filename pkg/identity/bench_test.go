@@ -18,7 +18,6 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
@@ -558,7 +557,7 @@ func benchFootprint(g *Graph) []benchPart {
 		if n.agg != nil {
 			nAggs++
 			aggs += benchClass(unsafe.Sizeof(aggregate{}))
-			countsKeys = append(countsKeys, slices.Collect(maps.Keys(n.agg.Counts)))
+			countsKeys = append(countsKeys, make([]string, len(n.agg.Custom)))
 		}
 	}
 	add("node structs", len(g.nodes), uint64(len(g.nodes))*benchClass(unsafe.Sizeof(node{})))
@@ -566,12 +565,11 @@ func benchFootprint(g *Graph) []benchPart {
 	add("node partners slices", nPartners, partners)
 	add("node mentions slices", nMentions, mentions)
 	add("aggregate structs", nAggs, aggs)
-	add("aggregate Counts maps", nAggs, benchMeasure(func() any {
-		counts := make([]map[string]int64, len(countsKeys))
+	add("aggregate custom-channel counters", nAggs, benchMeasure(func() any {
+		counts := make([][]ChannelCount, len(countsKeys))
 		for i, ks := range countsKeys {
-			counts[i] = map[string]int64{}
-			for _, k := range ks {
-				counts[i][k]++
+			if len(ks) > 0 {
+				counts[i] = make([]ChannelCount, len(ks))
 			}
 		}
 		return counts

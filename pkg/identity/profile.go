@@ -25,14 +25,54 @@ var frictionWeight = struct{ lowScore, abandoned, longWait, ret float64 }{3, 2, 
 // identifier belongs to after merges and splits.
 type aggregate struct {
 	FirstSeen, LastSeen time.Time
-	Counts              map[string]int64 // events per channel
-	Orders              int64
-	Spend               float64
-	CSAT, NPS, CES      scoreAt
-	LowScores           int64
-	Abandoned           int64
-	LongWaits           int64
-	Returns             int64
+	// Events per channel: fixed counters for the built-in channels (a map per
+	// anchor identifier cost 150 bytes each), a short list for custom ones.
+	Builtin        [4]int64
+	Custom         []ChannelCount
+	Orders         int64
+	Spend          float64
+	CSAT, NPS, CES scoreAt
+	LowScores      int64
+	Abandoned      int64
+	LongWaits      int64
+	Returns        int64
+}
+
+// ChannelCount counts the events of a custom channel.
+type ChannelCount struct {
+	Channel string
+	N       int64
+}
+
+var builtinChannels = [4]string{event.ChannelStore, event.ChannelWeb, event.ChannelApp, event.ChannelPhone}
+
+func (a *aggregate) count(channel string, n int64) {
+	for i, c := range builtinChannels {
+		if c == channel {
+			a.Builtin[i] += n
+			return
+		}
+	}
+	for i := range a.Custom {
+		if a.Custom[i].Channel == channel {
+			a.Custom[i].N += n
+			return
+		}
+	}
+	a.Custom = append(a.Custom, ChannelCount{channel, n})
+}
+
+func (a *aggregate) counts() map[string]int64 {
+	out := make(map[string]int64, 4+len(a.Custom))
+	for i, c := range builtinChannels {
+		if a.Builtin[i] > 0 {
+			out[c] = a.Builtin[i]
+		}
+	}
+	for _, c := range a.Custom {
+		out[c.Channel] += c.N
+	}
+	return out
 }
 
 // scoreAt is a survey score and when it was given; the latest wins.
@@ -65,10 +105,7 @@ func (a *aggregate) add(e *event.Event) {
 	if t.After(a.LastSeen) {
 		a.LastSeen = t
 	}
-	if a.Counts == nil {
-		a.Counts = map[string]int64{}
-	}
-	a.Counts[e.Channel]++
+	a.count(e.Channel, 1)
 	isReturn := e.Type == "return" || e.Type == "refund"
 	if o := e.Order; o != nil && o.Total != nil {
 		if *o.Total < 0 {
@@ -124,11 +161,11 @@ func (a *aggregate) merge(o *aggregate) {
 	if o.LastSeen.After(a.LastSeen) {
 		a.LastSeen = o.LastSeen
 	}
-	if len(o.Counts) > 0 && a.Counts == nil {
-		a.Counts = map[string]int64{}
+	for i := range a.Builtin {
+		a.Builtin[i] += o.Builtin[i]
 	}
-	for ch, n := range o.Counts {
-		a.Counts[ch] += n
+	for _, c := range o.Custom {
+		a.count(c.Channel, c.N)
 	}
 	a.Orders += o.Orders
 	a.Spend += o.Spend
@@ -172,12 +209,9 @@ type Profile struct {
 func (a *aggregate) profile(id string, version int64, ids []event.Identifier, merged []string, at time.Time) Profile {
 	p := Profile{
 		CustomerID: id, Version: version, Identifiers: ids, FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
-		EventCounts: maps.Clone(a.Counts), Orders: a.Orders, TotalSpend: a.Spend,
+		EventCounts: a.counts(), Orders: a.Orders, TotalSpend: a.Spend,
 		MergedIDs: slices.Clone(merged), UpdatedAt: at,
 		Friction: Friction{LowScores: a.LowScores, AbandonedCalls: a.Abandoned, LongWaits: a.LongWaits, Returns: a.Returns},
-	}
-	if p.EventCounts == nil {
-		p.EventCounts = map[string]int64{}
 	}
 	p.Channels = slices.Sorted(maps.Keys(p.EventCounts))
 	if p.Identifiers == nil {
