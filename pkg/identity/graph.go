@@ -384,9 +384,25 @@ func (g *Graph) observe(n *node, nodes []*node, at int64) int {
 func (g *Graph) link(ev *evidence, nodes []*node, res *Result, e *event.Event) *profile {
 	var group []*profile
 	var pending []*node
-	counts := map[string]int{}
-
+	// Per-type counts of the group, built only once a limit must be checked:
+	// most events repeat identifiers of one profile and need none.
+	var counts map[string]int
+	ensure := func() {
+		if counts != nil {
+			return
+		}
+		counts = map[string]int{}
+		for _, p := range group {
+			for _, m := range p.nodes {
+				counts[m.typ()]++
+			}
+		}
+		for _, m := range pending {
+			counts[m.typ()]++
+		}
+	}
 	fits := func(add map[string]int) bool {
+		ensure()
 		for t, c := range add {
 			if counts[t]+c > g.rules.rule(t).Max {
 				return false
@@ -405,6 +421,8 @@ func (g *Graph) link(ev *evidence, nodes []*node, res *Result, e *event.Event) *
 			pending = append(pending, n)
 			counts[n.typ()]++
 		case slices.Contains(group, n.cust):
+		case len(group) == 0 && len(pending) == 0:
+			group = append(group, n.cust) // the first profile: nothing to check yet
 		default:
 			add := map[string]int{}
 			for _, m := range n.cust.nodes {
