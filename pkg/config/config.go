@@ -373,3 +373,76 @@ func (c Identity) WithDefaults() Identity {
 	}
 	return c
 }
+
+// Defaults of the sink.
+const (
+	DefaultClickHouseAddr = "127.0.0.1:9000"
+	DefaultSinkBatchRows  = 50_000
+	DefaultSinkFlush      = time.Second
+	DefaultSinkGroup      = "cx360-sink"
+	DefaultSinkAdminAddr  = "127.0.0.1:9102"
+)
+
+// ClickHouse configures the connection to ClickHouse (native protocol).
+type ClickHouse struct {
+	Addr         string
+	Username     string
+	Password     string
+	PasswordFile string
+}
+
+// Bind registers ClickHouse's flags.
+func (c *ClickHouse) Bind(fs *FlagSet) {
+	fs.String(&c.Addr, "clickhouse-addr", DefaultClickHouseAddr, "ClickHouse native-protocol address")
+	fs.String(&c.Username, "clickhouse-username", "default", "ClickHouse user")
+	fs.String(&c.Password, "clickhouse-password", "", "ClickHouse password")
+	fs.String(&c.PasswordFile, "clickhouse-password-file", "", "file holding the ClickHouse password (mounted secret)")
+}
+
+// Secret returns the ClickHouse password from the file when one is named.
+func (c *ClickHouse) Secret() (string, error) { return secret(c.Password, c.PasswordFile) }
+
+// Sink configures the sink service.
+type Sink struct {
+	Log        Log
+	Kafka      Kafka
+	Registry   Registry
+	ClickHouse ClickHouse
+
+	AdminAddr       string
+	GroupID         string
+	BatchRows       int
+	FlushInterval   time.Duration
+	StartupTimeout  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Bind registers the sink's flags.
+func (c *Sink) Bind(fs *FlagSet) {
+	c.Log.Bind(fs)
+	c.Kafka.Bind(fs)
+	c.Registry.Bind(fs)
+	c.ClickHouse.Bind(fs)
+	fs.String(&c.AdminAddr, "sink-admin-addr", DefaultSinkAdminAddr, "health and metrics listen address")
+	fs.String(&c.GroupID, "sink-group", DefaultSinkGroup, "consumer group of the sink")
+	fs.Int(&c.BatchRows, "sink-batch-rows", DefaultSinkBatchRows, "rows per ClickHouse insert (10k–100k)")
+	fs.Duration(&c.FlushInterval, "sink-flush-interval", DefaultSinkFlush, "insert at least this often")
+	fs.Duration(&c.StartupTimeout, "startup-timeout", DefaultStartupTimeout, "how long start-up retries its dependencies before giving up")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "bound on a graceful shutdown")
+}
+
+// Validate reports every configuration error at once.
+func (c *Sink) Validate() error {
+	errs := append(c.Log.validate(), c.Kafka.validate()...)
+	errs = append(errs, c.Registry.validate()...)
+	if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("clickhouse-addr: %q is not host:port", c.ClickHouse.Addr))
+	}
+	if c.BatchRows < 1 || c.FlushInterval <= 0 || c.StartupTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("sink-batch-rows, sink-flush-interval, startup-timeout and shutdown-timeout must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %w", joinIndented(errs))
+	}
+	return nil
+}
