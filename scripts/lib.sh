@@ -30,3 +30,66 @@ want_go() { awk '/^go /{print $2; exit}' "$CX360_ROOT/go.mod"; }
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else die "need root to run: $*"; fi
 }
+
+# clickhouse_installed tells whether a ClickHouse server binary is on this machine
+# (Debian puts clickhouse-server in /usr/sbin, which a non-root PATH may lack).
+clickhouse_installed() {
+	command -v clickhouse-server >/dev/null 2>&1 || command -v clickhouse >/dev/null 2>&1 ||
+		[ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ]
+}
+
+# clickhouse_version prints the installed ClickHouse version, as its client reports it.
+clickhouse_version() {
+	local v
+	if command -v clickhouse-client >/dev/null 2>&1; then
+		v=$(clickhouse-client --version 2>/dev/null | grep -oE '[0-9]+(\.[0-9]+)+' | head -1)
+	elif command -v clickhouse >/dev/null 2>&1; then
+		v=$(clickhouse client --version 2>/dev/null | grep -oE '[0-9]+(\.[0-9]+)+' | head -1)
+	fi
+	echo "${v:-unknown}"
+}
+
+# ensure_clickhouse installs Debian's clickhouse-server and clickhouse-client when missing.
+# cx360 starts its own server (pkg/clickhouse/server) on 127.0.0.1 with its data under the
+# data dir, so the package's system-wide service must not start: a policy-rc.d that answers
+# 101 ("action forbidden") keeps invoke-rc.d from starting it during the install, and any
+# server that still came up is stopped so ports 9000/8123 stay free.
+ensure_clickhouse() {
+	clickhouse_installed && return 0
+	log "installing clickhouse-server and clickhouse-client (Debian packages)"
+	local policy=/usr/sbin/policy-rc.d saved=""
+	if [ -e "$policy" ]; then
+		saved=$(mktemp)
+		as_root cp -p "$policy" "$saved"
+	fi
+	printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+	as_root chmod 755 "$policy"
+	local rc=0 out
+	out=$(mktemp)
+	{
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+			as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+				clickhouse-server clickhouse-client
+	} >"$out" 2>&1 || rc=$?
+	if [ -n "$saved" ]; then as_root mv "$saved" "$policy"; else as_root rm -f "$policy"; fi
+	if [ "$rc" -ne 0 ]; then
+		cat "$out" >&2
+		rm -f "$out"
+		die "installing clickhouse-server failed (apt-get exit $rc)"
+	fi
+	rm -f "$out"
+	stop_system_clickhouse
+	clickhouse_installed || die "clickhouse-server was installed but no server binary is on PATH"
+}
+
+# stop_system_clickhouse stops the package's own service if one is running, so only the
+# servers cx360 starts (each with its own config and ports) run on this machine.
+stop_system_clickhouse() {
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet clickhouse-server 2>/dev/null; then
+		as_root systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+	fi
+	if [ -x /etc/init.d/clickhouse-server ]; then
+		as_root /etc/init.d/clickhouse-server stop >/dev/null 2>&1 || true
+	fi
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what cx360 needs on a fresh machine: the Go modules, and builds the
+# Installs what cx360 needs on a fresh machine: the Go modules, a local ClickHouse
+# server (Debian's clickhouse-server, used by tests and `cx360 dev`), and builds the
 # binaries into ./bin. Safe to run again.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -7,6 +8,8 @@ cd "$CX360_ROOT"
 
 ensure_go
 log "Go $(go env GOVERSION | sed 's/^go//') at $(command -v go)"
+ensure_clickhouse
+log "ClickHouse $(clickhouse_version)"
 log "downloading Go modules"
 go mod download
 log "building bin/cx360 and the services"

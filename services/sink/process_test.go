@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cx360/cx360/pkg/clickhouse"
+	"github.com/cx360/cx360/pkg/clickhouse/chtest"
+	"github.com/cx360/cx360/pkg/config"
+	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/health"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cx360-sink-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sink")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building sink:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestKillNineMidBatchEndsWithExactCounts kills the sink binary with SIGKILL
+// while it writes, restarts it, and requires every event exactly once in
+// ClickHouse after FINAL: offsets are committed only after an insert.
+func TestKillNineMidBatchEndsWithExactCounts(t *testing.T) {
+	srv := chtest.NewServer(t)
+	var ic config.Ingest
+	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
+	ic.Bind(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ds, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic,
+		Identity: config.Identity{ProfileInterval: 100 * time.Millisecond}}, health.NewRegistry(), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ds.Shutdown(context.Background()) })
+	ep := ds.Endpoints()
+	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+
+	run := func() *exec.Cmd {
+		cmd := exec.Command(binary, "--kafka-brokers", ep.Kafka, "--registry-url", ep.Registry, "--clickhouse-addr", srv.Addr(),
+			"--sink-admin-addr", "", "--sink-batch-rows", "300", "--sink-flush-interval", "100ms", "--log-level", "error")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				_ = cmd.Wait()
+			}
+		})
+		return cmd
+	}
+	const total = 6000
+	post := func(from, n int) {
+		var b strings.Builder
+		for i := from; i < from+n; i++ {
+			fmt.Fprintf(&b, `{"event_id":"e-%05d","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"anonymous_id":"a-%d"}}`+"\n", i, i%700)
+		}
+		resp, err := http.Post(ep.Ingest+"/v1/web/events", "application/x-ndjson", strings.NewReader(b.String()))
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("post: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	count := func(q string) uint64 {
+		var n uint64
+		if err := ch.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			return 0
+		}
+		return n
+	}
+
+	sinkProc := run()
+	for i := 0; i < total; i += 500 {
+		post(i, 500)
+		if i == 2000 || i == 4000 {
+			// Mid-load, mid-batch: the rows inserted since the last commit come
+			// again after the restart, and FINAL collapses them.
+			for count("SELECT count() FROM cx360.journey_events") == 0 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			_ = sinkProc.Process.Signal(syscall.SIGKILL)
+			_ = sinkProc.Wait()
+			t.Logf("kill -9 with %d rows written", count("SELECT count() FROM cx360.journey_events"))
+			sinkProc = run()
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		final := count("SELECT count() FROM cx360.journey_events FINAL")
+		distinct := count("SELECT uniqExact(event_id) FROM cx360.journey_events")
+		if final == total && distinct == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after kill -9 and restart: %d rows after FINAL, %d distinct events; want %d", final, distinct, total)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
