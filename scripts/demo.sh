@@ -66,6 +66,21 @@ log "Ann's unified profile (GET /v1/customers/lookup?type=email&value=Ann.Smith@
 curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com" | python3 -m json.tool 2>/dev/null \
 	|| curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com"
 echo
+if command -v clickhouse-client >/dev/null 2>&1; then
+	q() { clickhouse-client --host 127.0.0.1 --port 9000 --format PrettyCompactMonoBlock --query "$1"; }
+	log "ClickHouse (the sink writes every journey, profile and change into database cx360):"
+	for _ in $(seq 1 150); do
+		n=$(clickhouse-client --host 127.0.0.1 --port 9000 --query "SELECT count() FROM cx360.journey_events FINAL" 2>/dev/null || echo 0)
+		[ "${n:-0}" -ge 10 ] && break
+		sleep 0.2
+	done
+	q "SELECT phase, channel, count() AS events FROM cx360.journey_events FINAL GROUP BY phase, channel ORDER BY phase, channel"
+	q "SELECT if(survivor = '', customer_id, survivor) AS customer, count() AS events, groupUniqArray(channel) AS channels, sum(ifNull(order_total, 0)) AS spend
+	   FROM (SELECT customer_id, channel, order_total FROM cx360.journey_events FINAL)
+	   ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id) USING customer_id
+	   GROUP BY customer ORDER BY events DESC"
+fi
+echo
 if [ "${KEEP:-0}" = 1 ]; then
 	log "the stack keeps running (pid $dev_pid): try  curl -XPOST localhost:8080/v1/web/events -d '{...}'  and  bin/cx360 tail"
 else

@@ -446,3 +446,26 @@ func (c *Sink) Validate() error {
 	}
 	return nil
 }
+
+// WithDefaults fills zero-valued sink settings with their defaults.
+func (c Sink) WithDefaults() Sink {
+	if c.GroupID == "" {
+		c.GroupID = DefaultSinkGroup
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = DefaultSinkBatchRows
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultSinkFlush
+	}
+	if c.StartupTimeout <= 0 {
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.ClickHouse.Username == "" {
+		c.ClickHouse.Username = "default"
+	}
+	return c
+}

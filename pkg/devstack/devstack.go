@@ -12,11 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	chserver "github.com/cx360/cx360/pkg/clickhouse/server"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/identity/stage"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/kafka/embedded"
 	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/sink"
 )
 
 // Config configures the dev stack. Ingest carries the ingest settings; its Kafka
@@ -27,15 +29,23 @@ type Config struct {
 	RegistryAddr string
 	Ingest       config.Ingest
 	Identity     config.Identity // DataDir is set under the stack's data dir
+	// ClickHouse starts a local ClickHouse server (Debian's clickhouse-server,
+	// installed by scripts/setup.sh) with its data under the data dir, and the sink.
+	ClickHouse         bool
+	ClickHouseTCPPort  int // 0: a free port
+	ClickHouseHTTPPort int
+	Sink               config.Sink
 }
 
 // Endpoints says where each part listens.
 type Endpoints struct {
-	Kafka       string
-	Registry    string
-	Ingest      string
-	IngestAdmin string
-	Identity    string
+	Kafka          string
+	Registry       string
+	Ingest         string
+	IngestAdmin    string
+	Identity       string
+	ClickHouse     string // native protocol address, when started
+	ClickHouseHTTP string
 }
 
 // Stack is a running dev stack.
@@ -44,6 +54,8 @@ type Stack struct {
 	registry  *registry.Server
 	ingest    *ingest.Service
 	identity  *stage.Service
+	ch        *chserver.Server
+	sink      *sink.Service
 	endpoints Endpoints
 }
 
@@ -105,6 +117,26 @@ func Start(ctx context.Context, cfg Config, reg *prometheus.Registry, logger *za
 		Kafka: s.broker.Addrs()[0], Registry: s.registry.URL(),
 		Ingest: "http://" + s.ingest.Addr(), IngestAdmin: ic.AdminAddr, Identity: "http://" + s.identity.Addr(),
 	}
+	if !cfg.ClickHouse {
+		return s, nil
+	}
+	s.ch, err = chserver.Start(ctx, chserver.Config{
+		DataDir: filepath.Join(cfg.DataDir, "clickhouse"), TCPPort: cfg.ClickHouseTCPPort, HTTPPort: cfg.ClickHouseHTTPPort,
+	}, logger.Named("clickhouse"))
+	if err != nil {
+		return s, fmt.Errorf("devstack: clickhouse: %w", err)
+	}
+	sc := cfg.Sink.WithDefaults()
+	sc.Log, sc.Kafka, sc.Registry = ic.Log, ic.Kafka, ic.Registry
+	sc.ClickHouse.Addr = s.ch.Addr()
+	s.sink, err = sink.NewService(ctx, sc, reg, logger.Named("sink"))
+	if err != nil {
+		return s, fmt.Errorf("devstack: sink: %w", err)
+	}
+	if err = s.sink.Start(); err != nil {
+		return s, fmt.Errorf("devstack: sink: %w", err)
+	}
+	s.endpoints.ClickHouse, s.endpoints.ClickHouseHTTP = s.ch.Addr(), s.ch.HTTPAddr()
 	return s, nil
 }
 
@@ -113,8 +145,8 @@ func (s *Stack) Endpoints() Endpoints { return s.endpoints }
 
 // Shutdown stops the parts in pipeline order — ingest first (stop accepting,
 // answer requests in flight, flush the producer), then identity (finish the
-// batch, snapshot), then the registry, then the broker, which persists its
-// data — bounded by ctx. Idempotent.
+// batch, snapshot), then the sink and ClickHouse, then the registry, then the
+// broker, which persists its data — bounded by ctx. Idempotent.
 func (s *Stack) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.ingest != nil {
@@ -122,6 +154,12 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 	}
 	if s.identity != nil {
 		errs = append(errs, s.identity.Shutdown(ctx))
+	}
+	if s.sink != nil {
+		errs = append(errs, s.sink.Shutdown(ctx))
+	}
+	if s.ch != nil {
+		errs = append(errs, s.ch.Stop(ctx))
 	}
 	if s.registry != nil {
 		errs = append(errs, s.registry.Shutdown(ctx))

@@ -34,8 +34,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.String(&ready, "ready-file", "", "write the endpoints as JSON to this file once everything listens (for scripts)")
 	cfg.Ingest.Bind(fs)
 	bindIdentityDev(fs, &cfg.Identity)
+	fs.Bool(&cfg.ClickHouse, "clickhouse", true, "start a local ClickHouse server (installed by scripts/setup.sh) and the sink")
+	fs.Int(&cfg.ClickHouseTCPPort, "clickhouse-tcp-port", 9000, "local ClickHouse native port")
+	fs.Int(&cfg.ClickHouseHTTPPort, "clickhouse-http-port", 8123, "local ClickHouse HTTP port")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cx360 dev [flags]\n\nRuns the embedded cx360 stack in this process: a Kafka-protocol broker, a schema\nregistry, ingest and identity, with their data under --data-dir. Ctrl-C stops it cleanly;\nrunning it again resumes with the data intact.\n\n")
+		fmt.Fprintf(stderr, "Usage: cx360 dev [flags]\n\nRuns the embedded cx360 stack in this process: a Kafka-protocol broker, a schema\nregistry, ingest, identity, a local ClickHouse and the sink, with their data under --data-dir. Ctrl-C stops it cleanly;\nrunning it again resumes with the data intact.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,8 +70,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   identity API      %s/v1/customers/{id}   /v1/customers/lookup?type=email&value=...
   schema registry   %s
   kafka             %s
+  clickhouse        %s (native), http://%s (database cx360)
 Press Ctrl-C to stop.
-`, cfg.DataDir, ep.Ingest, ep.IngestAdmin, ep.Identity, ep.Registry, ep.Kafka)
+`, cfg.DataDir, ep.Ingest, ep.IngestAdmin, ep.Identity, ep.Registry, ep.Kafka, orNone(ep.ClickHouse), orNone(ep.ClickHouseHTTP))
 	if ready != "" {
 		if err := writeEndpoints(ready, ep); err != nil {
 			logger.Warn("writing ready file", zap.Error(err))
@@ -84,4 +88,11 @@ Press Ctrl-C to stop.
 	}
 	fmt.Fprintln(stdout, "stopped cleanly")
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not started)"
+	}
+	return s
 }
