@@ -142,6 +142,10 @@ func (s *Sink) consume(ctx context.Context, topic string) error {
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 		CommitInterval: 0, // synchronous: a commit means the rows are in ClickHouse
 		StartOffset:    kafkago.FirstOffset,
+		// A sink that died must not hold its partitions for kafka-go's default
+		// 30 s: its replacement resumes from the committed offsets within seconds.
+		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
+		JoinGroupBackoff: time.Second,
 	})
 	defer r.Close()
 	in := make(chan kafkago.Message, 4096)

@@ -118,7 +118,7 @@ func TestKillNineMidBatchEndsWithExactCounts(t *testing.T) {
 			sinkProc = run()
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second) // each restart waits out the dead member's 6 s session
 	for {
 		final := count("SELECT count() FROM cx360.journey_events FINAL")
 		distinct := count("SELECT uniqExact(event_id) FROM cx360.journey_events")
