@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$CX360_ROOT"
 ensure_go
+ensure_clickhouse
 go mod download
 
 BENCHTIME=${BENCHTIME:-1000x}
@@ -22,6 +23,8 @@ go test -run '^$' -bench 'BenchmarkIdentityStage$|BenchmarkPassthrough$' -bencht
 log "identity graph alone: events/s (Apply) and memory per identifier at 1M identifiers (takes minutes)"
 go test -run '^$' -bench 'BenchmarkApply$' -benchtime 300000x ./pkg/identity/ | tee -a "$out"
 go test -run '^$' -bench 'BenchmarkMemoryPerIdentifier$' -benchtime 1x ./pkg/identity/ | tee -a "$out"
+log "ClickHouse 18.16: cx360's batch insert vs clickhouse-client JSONEachRow, 10k and 100k rows per batch"
+go test -run '^$' -bench 'BenchmarkInsertBatch$|BenchmarkRawClientInsert$' -benchtime 3x ./pkg/clickhouse/ | tee -a "$out"
 log "normalisers"
 go test -run '^$' -bench . -benchmem ./pkg/normalize/ | tee -a "$out"
 
