@@ -51,9 +51,9 @@ clickhouse_version() {
 
 # ensure_clickhouse installs Debian's clickhouse-server and clickhouse-client when missing.
 # cx360 starts its own server (pkg/clickhouse/server) on 127.0.0.1 with its data under the
-# data dir, so the package's system-wide service must not start: a policy-rc.d that answers
-# 101 ("action forbidden") keeps invoke-rc.d from starting it during the install, and any
-# server that still came up is stopped so ports 9000/8123 stay free.
+# data dir, so the package's system-wide service must not run and hold ports 9000/8123: a
+# policy-rc.d that answers 101 ("action forbidden") keeps the package's postinst from
+# starting it, and the service is then disabled for later boots.
 ensure_clickhouse() {
 	clickhouse_installed && return 0
 	log "installing clickhouse-server and clickhouse-client (Debian packages)"
@@ -79,17 +79,20 @@ ensure_clickhouse() {
 		die "installing clickhouse-server failed (apt-get exit $rc)"
 	fi
 	rm -f "$out"
-	stop_system_clickhouse
+	disable_system_clickhouse
 	clickhouse_installed || die "clickhouse-server was installed but no server binary is on PATH"
 }
 
-# stop_system_clickhouse stops the package's own service if one is running, so only the
-# servers cx360 starts (each with its own config and ports) run on this machine.
-stop_system_clickhouse() {
-	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet clickhouse-server 2>/dev/null; then
+# disable_system_clickhouse keeps the package's own service from running now or at
+# boot, so only the servers cx360 starts (each with its own config and ports) run
+# here. It never calls the init script's stop, which kills every clickhouse-server
+# process on the machine, cx360's own included.
+disable_system_clickhouse() {
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		# Unit-scoped: stops only the service's own process.
 		as_root systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
 	fi
-	if [ -x /etc/init.d/clickhouse-server ]; then
-		as_root /etc/init.d/clickhouse-server stop >/dev/null 2>&1 || true
+	if command -v update-rc.d >/dev/null 2>&1 && [ -x /etc/init.d/clickhouse-server ]; then
+		as_root update-rc.d clickhouse-server disable >/dev/null 2>&1 || true
 	fi
 }

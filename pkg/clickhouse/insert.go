@@ -29,7 +29,7 @@ func (e *RowError) Unwrap() error { return e.Err }
 // with a value of the wrong type, or a time outside its Date or DateTime column's
 // range (which clickhouse-go would write wrapped around). Server and network
 // failures are classified by IsRetryable.
-func (c *Client) InsertBatch(ctx context.Context, table string, columns []string, rows [][]any) (err error) {
+func (c *Client) InsertBatch(ctx context.Context, table string, columns []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // validInsert is every query insertQuery may build: back-quoted plain identifiers.
@@ -41,4 +42,30 @@ func FuzzInsertQuery(f *testing.F) {
 			t.Fatalf("insertQuery(%q, %q) = %q: unbalanced quoting", table, col, q)
 		}
 	})
+}
+
+func TestCheckTimes(t *testing.T) {
+	checks := []timeCheck{{0, dateTimeRange}, {1, dateRange}}
+	ok := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	lastSecond := time.Unix(1<<32-1, 999_999_999)
+	for _, tc := range []struct {
+		row  []any
+		fail bool
+	}{
+		{[]any{ok, ok}, false},
+		{[]any{&ok, nil}, false},
+		{[]any{(*time.Time)(nil), "2025-06-01"}, false},
+		{[]any{time.Unix(0, 0), time.Unix(0, 0)}, false},
+		{[]any{lastSecond, ok}, false},
+		{[]any{lastSecond.Add(time.Nanosecond), ok}, true},
+		{[]any{time.Unix(-1, 0), ok}, true},
+		{[]any{time.Time{}, ok}, true},
+		{[]any{ok, time.Date(2149, 6, 6, 23, 59, 59, 0, time.UTC)}, false},
+		{[]any{ok, time.Date(2149, 6, 7, 0, 0, 0, 0, time.UTC)}, true},
+	} {
+		err := checkTimes(tc.row, checks)
+		if (err != nil) != tc.fail {
+			t.Errorf("checkTimes(%v) = %v; want failure %v", tc.row, err, tc.fail)
+		}
+	}
 }

@@ -15,8 +15,8 @@ import (
 var (
 	// DateTime is UInt32 seconds since the epoch.
 	dateTimeRange = timeRange{"DateTime", time.Unix(0, 0), time.Unix(1<<32-1, 0)}
-	// Date is UInt16 days since the epoch.
-	dateRange = timeRange{"Date", time.Unix(0, 0), time.Unix((1<<16-1)*86400, 0)}
+	// Date is UInt16 days since the epoch; any time on the last day fits.
+	dateRange = timeRange{"Date", time.Unix(0, 0), time.Unix(1<<16*86400-1, 0)}
 )
 
 type timeRange struct {
@@ -35,7 +35,10 @@ type timeCheck struct {
 func timeChecks(columns []column.Interface) []timeCheck {
 	var checks []timeCheck
 	for i, col := range columns {
-		t := strings.TrimSuffix(strings.TrimPrefix(string(col.Type()), "Nullable("), ")")
+		t := string(col.Type())
+		if inner, ok := strings.CutPrefix(t, "Nullable("); ok {
+			t = strings.TrimSuffix(inner, ")")
+		}
 		switch {
 		case t == "DateTime" || strings.HasPrefix(t, "DateTime("):
 			checks = append(checks, timeCheck{i, dateTimeRange})

@@ -1,47 +1,6 @@
 package main
 
-import (
-	"os"
-	"strings"
-	"testing"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/cx360/cx360/pkg/config"
-)
-
-// TestComposeUsesRealConfigKeys fails when docker-compose.yml sets a CX360_*
-// variable that ingest does not read (a typo there is silently ignored at run time).
-func TestComposeUsesRealConfigKeys(t *testing.T) {
-	b, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]struct {
-			Environment map[string]string `yaml:"environment"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(b, &compose); err != nil {
-		t.Fatalf("docker-compose.yml does not parse: %v", err)
-	}
-	var cfg config.Ingest
-	fs := config.NewFlagSet("ingest", func(string) (string, bool) { return "", false })
-	cfg.Bind(fs)
-	known := map[string]bool{}
-	for _, n := range fs.Names() {
-		known[config.EnvName(n)] = true
-	}
-	env := compose.Services["ingest"].Environment
-	if len(env) == 0 {
-		t.Fatal("no ingest service with environment in docker-compose.yml")
-	}
-	for k := range env {
-		if strings.HasPrefix(k, config.EnvPrefix) && !known[k] {
-			t.Errorf("docker-compose.yml sets %s, which ingest does not read", k)
-		}
-	}
-}
+import "testing"
 
 func TestRunExitCodes(t *testing.T) {
 	if code := run([]string{"-h"}); code != 0 {
