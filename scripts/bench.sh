@@ -25,6 +25,8 @@ go test -run '^$' -bench 'BenchmarkApply$' -benchtime 300000x ./pkg/identity/ | 
 go test -run '^$' -bench 'BenchmarkMemoryPerIdentifier$' -benchtime 1x ./pkg/identity/ | tee -a "$out"
 log "ClickHouse 18.16: cx360's batch insert vs clickhouse-client JSONEachRow, 10k and 100k rows per batch"
 go test -run '^$' -bench 'BenchmarkInsertBatch$|BenchmarkRawClientInsert$' -benchtime 3x ./pkg/clickhouse/ | tee -a "$out"
+log "sink: cx.journeys → ClickHouse (200k rows) vs raw clickhouse-go batch insert of the same rows"
+go test -run '^$' -bench 'BenchmarkSink$|BenchmarkRawInsert$' -benchtime 1x -count "$COUNT" ./pkg/sink/ | tee -a "$out"
 log "normalisers"
 go test -run '^$' -bench . -benchmem ./pkg/normalize/ | tee -a "$out"
 
@@ -37,7 +39,7 @@ function median(arr, n,   i, j, t) {
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
 	for (i = 2; i < NF; i++) {
-		if ($(i+1) == "events/s") { n[name]++; ev[name, n[name]] = $i }
+		if ($(i+1) == "events/s" || $(i+1) == "rows/s") { n[name]++; ev[name, n[name]] = $i }
 		if ($(i+1) == "ns/op")    { m[name]++; ns[name, m[name]] = $i }
 		if ($(i+1) == "allocs/op") { allocs[name] = $i }
 		if ($(i+1) == "B/identifier") { bpi = $i }
@@ -58,5 +60,10 @@ END {
 	split("", a); for (i = 1; i <= n["BenchmarkPassthrough"]; i++) a[i] = ev["BenchmarkPassthrough", i]
 	pt = median(a, n["BenchmarkPassthrough"])
 	if (pt > 0) printf "| identity: consume → resolve → produce (journeys, profiles, changes) | %.0f events/s | %.0f events/s (passthrough consumer → producer) | %.2f |\n", id, pt, id / pt
+	split("", a); for (i = 1; i <= n["BenchmarkSink"]; i++) a[i] = ev["BenchmarkSink", i]
+	sk = median(a, n["BenchmarkSink"])
+	split("", a); for (i = 1; i <= n["BenchmarkRawInsert"]; i++) a[i] = ev["BenchmarkRawInsert", i]
+	ri = median(a, n["BenchmarkRawInsert"])
+	if (ri > 0) printf "| sink: cx.journeys → ClickHouse 18.16, with commits | %.0f rows/s | %.0f rows/s (raw clickhouse-go batch insert of the same rows) | %.2f |\n", sk, ri, sk / ri
 	if (bpi > 0) printf "| identity graph memory, 1M identifiers | %.0f bytes/identifier | | |\n", bpi
 }' "$out"

@@ -266,3 +266,7 @@ func (r reader) identifiers(k string) []event.Identifier {
 	}
 	return out
 }
+
+// JourneyRow flattens a cx.JourneyEvent (goavro native) into a journey_events
+// row, in Columns(TableJourneys) order (exported for benchmarks and tools).
+func JourneyRow(native any) ([]any, error) { return journeyRow(native) }

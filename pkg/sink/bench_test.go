@@ -1,0 +1,164 @@
+package sink_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.uber.org/zap"
+
+	"github.com/cx360/cx360/pkg/avro"
+	"github.com/cx360/cx360/pkg/clickhouse"
+	"github.com/cx360/cx360/pkg/clickhouse/chtest"
+	"github.com/cx360/cx360/pkg/event"
+	"github.com/cx360/cx360/pkg/identity"
+	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/pkg/kafka/kafkatest"
+	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/sink"
+	"github.com/cx360/cx360/schemas"
+)
+
+// Sink benchmarks, run together by scripts/bench.sh:
+//
+//	BenchmarkSink          cx.journeys on Kafka → decode → rows → ClickHouse, with commits
+//	BenchmarkRawInsert     the same rows inserted straight with clickhouse-go batches
+//
+// Each iteration writes sinkBenchRows rows into a fresh table set.
+const sinkBenchRows = 200_000
+
+type sinkBench struct {
+	brokers []string
+	serde   *avro.Serde
+	dlq     *avro.Codec
+	ch      *clickhouse.Client
+	rows    [][]any
+}
+
+func newSinkBench(b *testing.B) *sinkBench {
+	srv := chtest.NewServer(b)
+	ctx := context.Background()
+	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: srv.Addr()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ch.Close() })
+	brokers := kafkatest.NewBroker(b)
+	reg, err := registry.New(b.TempDir(), zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := reg.Start("127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = reg.Shutdown(context.Background()) })
+	cl, _ := sr.NewClient(sr.URLs(reg.URL()))
+	serde := avro.NewSerde(cl)
+	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: "cx.journeys", Partitions: 3, ReplicationFactor: 1}, {Name: "cx.events.dlq", Partitions: 1, ReplicationFactor: 1}}); err != nil {
+		b.Fatal(err)
+	}
+	journey, err := serde.RegisterTopic(ctx, "cx.journeys", schemas.JourneyEvent)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dlq, err := serde.RegisterTopic(ctx, "cx.events.dlq", schemas.DeadLetter)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := kafka.NewProducer(brokers, kafka.WriterConfig{}, zap.NewNop())
+	defer p.Close()
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	msgs := make([]kafkago.Message, 0, 5000)
+	for i := range sinkBenchRows {
+		total := float64(i % 200)
+		e := &event.Event{EventID: fmt.Sprintf("bench-%08d", i), Channel: event.ChannelStore, Type: "purchase",
+			EventTime: base.Add(time.Duration(i) * time.Second), Identifiers: []event.Identifier{{Type: "loyalty_id", Value: fmt.Sprintf("L-%06d", i%50000)}},
+			Store: &event.Store{StoreID: "S-12"}, Order: &event.Order{OrderID: fmt.Sprintf("o-%d", i), Total: &total, Currency: "GBP",
+				Items: []event.OrderItem{{SKU: "A1", Quantity: 1, Price: total}}}}
+		e.ClientTime, e.ReceivedAt = e.EventTime, e.EventTime
+		v, err := journey.Append(nil, identity.JourneyNative(fmt.Sprintf("cust-%06d", i%50000), identity.PhaseVisit, e))
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs = append(msgs, kafkago.Message{Topic: "cx.journeys", Key: []byte(e.EventID), Value: v})
+		if len(msgs) == cap(msgs) || i == sinkBenchRows-1 {
+			if err := p.Produce(ctx, msgs...); err != nil {
+				b.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	return &sinkBench{brokers: brokers, serde: serde, dlq: dlq, ch: ch}
+}
+
+func (s *sinkBench) freshTables(b *testing.B) {
+	b.Helper()
+	ctx := context.Background()
+	_ = s.ch.Exec(ctx, "DROP TABLE IF EXISTS cx360.journey_events")
+	if err := sink.Migrate(ctx, s.ch); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkSink(b *testing.B) {
+	s := newSinkBench(b)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		s.freshTables(b)
+		prod := kafka.NewProducer(s.brokers, kafka.WriterConfig{}, zap.NewNop())
+		sk := sink.New(sink.Config{Brokers: s.brokers, GroupID: fmt.Sprintf("bench-%d", i), JourneysTopic: "cx.journeys",
+			CustomersTopic: "cx.customers", ChangesTopic: "cx.identity.changes", DLQTopic: "cx.events.dlq",
+			IsRetryable: clickhouse.IsRetryable}, s.ch, s.serde, s.dlq, prod, zap.NewNop())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		b.StartTimer()
+		go func() { defer close(done); _ = sk.Run(ctx) }()
+		for sk.Written()[sink.TableJourneys] < sinkBenchRows {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		cancel()
+		<-done
+		prod.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*sinkBenchRows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkRawInsert inserts the same rows with clickhouse-go batches of the
+// sink's size, without Kafka, Avro or commits: the raw baseline.
+func BenchmarkRawInsert(b *testing.B) {
+	s := newSinkBench(b)
+	msgs, err := kafka.Snapshot(context.Background(), s.brokers, "cx.journeys", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][]any, 0, len(msgs))
+	for _, m := range msgs {
+		native, _, err := s.serde.Decode(context.Background(), m.Value)
+		if err != nil {
+			b.Fatal(err)
+		}
+		row, err := sink.JourneyRow(native)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		s.freshTables(b)
+		b.StartTimer()
+		for i := 0; i < len(rows); i += sink.DefaultBatchRows {
+			if err := s.ch.InsertBatch(context.Background(), sink.TableJourneys, sink.Columns(sink.TableJourneys), rows[i:min(i+sink.DefaultBatchRows, len(rows))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
