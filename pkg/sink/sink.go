@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -172,9 +173,29 @@ func (s *Sink) consume(ctx context.Context, topic string) error {
 	defer fetching.Wait()
 	defer stop()
 
-	batches := map[string]*pending{}
+	// One batch is written (decoded on every core, inserted, committed) while
+	// the next is collected: the unbuffered send waits for the writer.
+	work := make(chan []kafkago.Message)
+	written := make(chan error, 1)
+	wctx, wcancel := context.WithCancel(ctx)
+	var writing sync.WaitGroup
+	writing.Add(1)
+	go func() {
+		defer writing.Done()
+		for msgs := range work {
+			err := s.write(wctx, r, msgs)
+			select {
+			case written <- err:
+			case <-wctx.Done(): // the loop is gone; the batch was not committed and is read again
+			}
+		}
+	}()
+	// On return: no more batches, stop the one in flight, wait for the writer.
+	defer writing.Wait()
+	defer wcancel()
+	defer close(work)
+
 	var msgs []kafkago.Message
-	rows := 0
 	ticker := time.NewTicker(s.cfg.FlushInterval / 4)
 	defer ticker.Stop()
 	oldest := time.Time{}
@@ -182,32 +203,17 @@ func (s *Sink) consume(ctx context.Context, topic string) error {
 		if len(msgs) == 0 {
 			return nil
 		}
-		for _, table := range []string{TableJourneys, TableCustomers, TableChanges, TableMap, TableErasures} {
-			if b := batches[table]; b != nil && len(b.rows) > 0 {
-				if err := s.insert(ctx, table, b.rows, b.from); err != nil {
+		for {
+			select {
+			case work <- msgs:
+				msgs, oldest = nil, time.Time{}
+				return nil
+			case err := <-written:
+				if err != nil {
 					return err
 				}
 			}
 		}
-		if err := s.erase(ctx, batches[TableErasures]); err != nil {
-			return err
-		}
-		if err := r.CommitMessages(ctx, msgs...); err != nil {
-			return fmt.Errorf("committing offsets: %w", err)
-		}
-		clear(batches)
-		msgs, rows, oldest = msgs[:0], 0, time.Time{}
-		return nil
-	}
-	add := func(table string, row []any, m kafkago.Message) {
-		b := batches[table]
-		if b == nil {
-			b = &pending{}
-			batches[table] = b
-		}
-		b.rows = append(b.rows, row)
-		b.from = append(b.from, m)
-		rows++
 	}
 	for {
 		select {
@@ -218,28 +224,100 @@ func (s *Sink) consume(ctx context.Context, topic string) error {
 				return nil
 			}
 			return err
+		case err := <-written:
+			if err != nil {
+				return err
+			}
 		case <-ticker.C:
 			if !oldest.IsZero() && time.Since(oldest) >= s.cfg.FlushInterval {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
-			continue
 		case m := <-in:
 			if oldest.IsZero() {
 				oldest = time.Now()
 			}
 			msgs = append(msgs, m)
-			if err := s.rowsOf(ctx, m, add); err != nil {
-				return err
-			}
-			if rows >= s.cfg.BatchRows {
+			if len(msgs) >= s.cfg.BatchRows {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
 		}
 	}
+}
+
+// write decodes a batch of records into rows, inserts every table's rows,
+// applies erasures, and only then commits the records' offsets.
+func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Message) error {
+	batches, err := s.decode(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	for _, table := range []string{TableJourneys, TableCustomers, TableChanges, TableMap, TableErasures} {
+		if b := batches[table]; b != nil && len(b.rows) > 0 {
+			if err := s.insert(ctx, table, b.rows, b.from); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.erase(ctx, batches[TableErasures]); err != nil {
+		return err
+	}
+	if err := r.CommitMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("committing offsets: %w", err)
+	}
+	return nil
+}
+
+// decode turns records into per-table rows on every core, keeping record order.
+func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*pending, error) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/256))
+	parts := make([]map[string]*pending, workers)
+	errs := make([]error, workers)
+	chunk := (len(msgs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := map[string]*pending{}
+			add := func(table string, row []any, m kafkago.Message) {
+				b := local[table]
+				if b == nil {
+					b = &pending{}
+					local[table] = b
+				}
+				b.rows = append(b.rows, row)
+				b.from = append(b.from, m)
+			}
+			for _, m := range msgs[min(w*chunk, len(msgs)):min((w+1)*chunk, len(msgs))] {
+				if err := s.rowsOf(ctx, m, add); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+			parts[w] = local
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := map[string]*pending{}
+	for _, part := range parts {
+		for table, p := range part {
+			b := out[table]
+			if b == nil {
+				b = &pending{}
+				out[table] = b
+			}
+			b.rows = append(b.rows, p.rows...)
+			b.from = append(b.from, p.from...)
+		}
+	}
+	return out, nil
 }
 
 // rowsOf decodes a record into rows; a record that cannot be decoded is
