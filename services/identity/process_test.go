@@ -283,6 +283,10 @@ func TestStandbyTakesOverWhenTheActiveDies(t *testing.T) {
 		t.Fatal("no instance became active")
 	}
 	active.converged(ref, keys, 60*time.Second)
+	// The lease stays with the working instance when the other one joins.
+	if aa, _ := active.status(); !aa {
+		t.Fatal("the lease moved away from the working instance")
+	}
 	if sa, _ := standby.status(); sa {
 		t.Fatal("the standby is active too")
 	}

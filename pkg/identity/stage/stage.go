@@ -69,6 +69,7 @@ type Stage struct {
 	lastFlush time.Time
 
 	active    atomic.Bool  // this instance holds the lease and works
+	heldLease atomic.Bool  // it held the lease in its last generation (kept on rebalances)
 	processed atomic.Int64 // input records resolved and acknowledged since start
 	commands  chan command
 }
@@ -157,7 +158,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID: s.cfg.GroupID, Brokers: s.cfg.Kafka.Brokers, Topics: []string{s.topics.IdentityLease},
 		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
-		JoinGroupBackoff: time.Second, Logger: nil, ErrorLogger: kafkago.LoggerFunc(func(msg string, a ...any) {
+		JoinGroupBackoff: time.Second, GroupBalancers: []kafkago.GroupBalancer{leaseBalancer{held: &s.heldLease}}, Logger: nil, ErrorLogger: kafkago.LoggerFunc(func(msg string, a ...any) {
 			s.logger.Debug(fmt.Sprintf(msg, a...))
 		}),
 	})
@@ -179,7 +180,8 @@ func (s *Stage) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if !holdsLease(gen, s.topics.IdentityLease) {
+		s.heldLease.Store(holdsLease(gen, s.topics.IdentityLease))
+		if !s.heldLease.Load() {
 			s.logger.Info("identity: standby (another instance holds the lease)", zap.Int32("generation", gen.ID))
 			continue // Next blocks until the group rebalances
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/identity"
@@ -53,5 +54,22 @@ func TestSplicedJourneyEqualsEncodedJourney(t *testing.T) {
 	_ = json.Unmarshal(tb, &jb)
 	if !reflect.DeepEqual(ja, jb) {
 		t.Fatalf("spliced:\n%s\nencoded:\n%s", ta, tb)
+	}
+}
+
+func TestLeaseStaysWithItsHolder(t *testing.T) {
+	parts := []kafkago.Partition{{Topic: "cx.identity.lease", ID: 0}}
+	members := []kafkago.GroupMember{{ID: "a"}, {ID: "b", UserData: []byte(leaseHolder)}, {ID: "c"}}
+	got := leaseBalancer{}.AssignGroups(members, parts)
+	if len(got["b"]["cx.identity.lease"]) != 1 || len(got["a"]["cx.identity.lease"]) != 0 {
+		t.Fatalf("lease did not stay with its holder: %v", got)
+	}
+	got = leaseBalancer{}.AssignGroups(members[:1:1], parts)
+	if len(got["a"]["cx.identity.lease"]) != 1 {
+		t.Fatalf("lone member did not get the lease: %v", got)
+	}
+	got = leaseBalancer{}.AssignGroups([]kafkago.GroupMember{{ID: "z"}, {ID: "m"}}, parts)
+	if len(got["m"]["cx.identity.lease"]) != 1 {
+		t.Fatalf("without a holder the lowest id must win: %v", got)
 	}
 }
