@@ -131,6 +131,12 @@ func (s *Sink) Run(ctx context.Context) error {
 	}()...)
 }
 
+// kafkaLogger adapts a zap printf to kafka-go's Logger: group joins,
+// assignments and rebalances are what one needs to see when a consumer stalls.
+type kafkaLogger func(string, ...any)
+
+func (l kafkaLogger) Printf(format string, args ...any) { l(format, args...) }
+
 // pending is one table's rows waiting to be inserted, with the record each came from.
 type pending struct {
 	rows [][]any
@@ -147,6 +153,8 @@ func (s *Sink) consume(ctx context.Context, topic string) error {
 		// 30 s: its replacement resumes from the committed offsets within seconds.
 		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
 		JoinGroupBackoff: time.Second,
+		Logger:           kafkaLogger(s.logger.Named("kafka").With(zap.String("topic", topic)).Sugar().Debugf),
+		ErrorLogger:      kafkaLogger(s.logger.Named("kafka").With(zap.String("topic", topic)).Sugar().Warnf),
 	})
 	defer r.Close()
 	in := make(chan kafkago.Message, 4096)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,10 +70,19 @@ func TestKillNineMidBatchEndsWithExactCounts(t *testing.T) {
 	}
 	defer ch.Close()
 
+	// The sink's logs (kafka-go's group protocol at debug) are shown only when
+	// the test fails.
+	logs := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			lines := strings.Split(logs.String(), "\n")
+			t.Logf("the sink's last log lines:\n%s", strings.Join(lines[max(0, len(lines)-300):], "\n"))
+		}
+	})
 	run := func() *exec.Cmd {
 		cmd := exec.Command(binary, "--kafka-brokers", ep.Kafka, "--registry-url", ep.Registry, "--clickhouse-addr", srv.Addr(),
-			"--sink-admin-addr", "", "--sink-batch-rows", "300", "--sink-flush-interval", "100ms", "--log-level", "error")
-		cmd.Stderr = os.Stderr
+			"--sink-admin-addr", "", "--sink-batch-rows", "300", "--sink-flush-interval", "100ms", "--log-level", "debug")
+		cmd.Stderr = logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -130,4 +141,22 @@ func TestKillNineMidBatchEndsWithExactCounts(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// lockedBuffer collects a child process's stderr across restarts.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
@@ -44,6 +45,7 @@ type Config struct {
 // persisted under a data dir.
 type Broker struct {
 	cluster *kfake.Cluster
+	reaper  *memberReaper
 	addrs   []string
 	logger  *zap.Logger
 }
@@ -82,6 +84,8 @@ func Start(cfg Config, logger *zap.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("embedded kafka: start on %s (data dir %q): %w", cfg.Addr, cfg.DataDir, err)
 	}
 	b := &Broker{cluster: cluster, addrs: cluster.ListenAddrs(), logger: logger}
+	b.reaper = newMemberReaper(cluster, b.addrs, time.Second, logger)
+	b.reaper.start()
 	logger.Info("embedded kafka started", zap.Strings("addrs", b.addrs), zap.String("data_dir", cfg.DataDir))
 	return b, nil
 }
@@ -110,7 +114,8 @@ func (b *Broker) Addrs() []string {
 // Close stops the broker, closing client connections, and with a data dir
 // saves its state to disk before returning. Idempotent.
 func (b *Broker) Close() {
-	// kfake's Close is idempotent itself.
+	// Both closes are idempotent.
+	b.reaper.close()
 	b.cluster.Close()
 	b.logger.Debug("embedded kafka stopped", zap.Strings("addrs", b.addrs))
 }
