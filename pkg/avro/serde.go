@@ -129,6 +129,16 @@ func (s *Serde) Decode(ctx context.Context, b []byte) (native any, id int, err e
 	return native, id, nil
 }
 
+// Schema returns the text of the schema registered under id (goavro's
+// canonical form), fetching it on first sight.
+func (s *Serde) Schema(ctx context.Context, id int) (string, error) {
+	gc, err := s.codecByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return gc.Schema(), nil
+}
+
 func (s *Serde) codecByID(ctx context.Context, id int) (*goavro.Codec, error) {
 	s.mu.RLock()
 	gc, ok := s.byID[id]

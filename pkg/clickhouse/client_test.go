@@ -115,6 +115,27 @@ func TestServerErrorsArePermanent(t *testing.T) {
 	}
 }
 
+func TestAddingAnExistingColumnIsRecognised(t *testing.T) {
+	c, _ := sharedClient(t)
+	ctx := testCtx(t)
+	if err := c.Exec(ctx, "CREATE TABLE evolving (n Int64) ENGINE = MergeTree ORDER BY n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "ALTER TABLE evolving ADD COLUMN tier Nullable(String)"); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Exec(ctx, "ALTER TABLE evolving ADD COLUMN tier Nullable(String)")
+	if !clickhouse.IsDuplicateColumn(err) || clickhouse.IsRetryable(err) {
+		t.Errorf("adding tier again: %v; want IsDuplicateColumn and not retryable", err)
+	}
+	if clickhouse.IsDuplicateColumn(c.Exec(ctx, "ALTER TABLE evolving ADD COLUMN other String")) {
+		t.Error("a new column's success counts as a duplicate")
+	}
+	if err := c.Exec(ctx, "ALTER TABLE evolving ADD COLUMN bad Nonsense"); err == nil || clickhouse.IsDuplicateColumn(err) {
+		t.Errorf("an unknown type: %v; want an error that is not a duplicate column", err)
+	}
+}
+
 // The rest of this file covers what only servers older than 19.x need.
 
 func TestLegacyServerInlineInsertIsRefusedAtOnce(t *testing.T) {

@@ -152,3 +152,11 @@ func anyCause(err error, match func(error) bool) bool {
 	}
 	return false
 }
+
+// IsDuplicateColumn reports whether err is ClickHouse refusing ALTER … ADD
+// COLUMN for a name the table already has. 18.16 has no ADD COLUMN IF NOT
+// EXISTS; callers that add columns concurrently treat this as done.
+func IsDuplicateColumn(err error) bool {
+	ex, ok := exception(err)
+	return ok && (ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists")
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/avro"
+	"github.com/cx360/cx360/pkg/clickhouse"
 	"github.com/cx360/cx360/schemas"
 )
 
@@ -57,8 +58,12 @@ type Sink struct {
 	prod   Producer
 	logger *zap.Logger
 
+	layouts *journeyLayouts // extra columns per writer schema of cx.journeys
+
 	mu      sync.Mutex
 	written map[string]int64 // rows acknowledged per table (for tests and metrics)
+	added   map[string]bool  // extra journey columns known to exist
+	refused map[string]bool  // extra journey columns ClickHouse would not add
 }
 
 // New returns a Sink. dlq encodes dead letters for rows ClickHouse can never accept.
@@ -75,7 +80,7 @@ func New(cfg Config, store Store, serde *avro.Serde, dlq *avro.Codec, prod Produ
 	if cfg.IsRetryable == nil {
 		cfg.IsRetryable = func(error) bool { return true }
 	}
-	return &Sink{cfg: cfg, store: store, serde: serde, dlq: dlq, prod: prod, logger: logger, written: map[string]int64{}}
+	return &Sink{cfg: cfg, store: store, serde: serde, dlq: dlq, prod: prod, logger: logger, written: map[string]int64{}, added: map[string]bool{}, refused: map[string]bool{}}
 }
 
 // Migrate applies every ClickHouse migration; each is idempotent (IF NOT EXISTS).
@@ -109,6 +114,11 @@ func (s *Sink) Written() map[string]int64 {
 // batch; offsets are committed only after ClickHouse acknowledged the rows of
 // the committed records.
 func (s *Sink) Run(ctx context.Context) error {
+	layouts, err := newJourneyLayouts(s.serde)
+	if err != nil {
+		return err
+	}
+	s.layouts = layouts
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	for _, topic := range []string{s.cfg.JourneysTopic, s.cfg.CustomersTopic, s.cfg.ChangesTopic} {
@@ -137,10 +147,26 @@ type kafkaLogger func(string, ...any)
 
 func (l kafkaLogger) Printf(format string, args ...any) { l(format, args...) }
 
-// pending is one table's rows waiting to be inserted, with the record each came from.
+// pending is one table's rows waiting to be inserted, with the record each
+// came from and, for journeys of a newer writer schema, the values of fields
+// without a fixed column.
 type pending struct {
-	rows [][]any
-	from []kafkago.Message
+	rows   [][]any
+	from   []kafkago.Message
+	extras []map[string]any
+	types  map[string]extraColumn
+}
+
+func (p *pending) add(row []any, m kafkago.Message, extra map[string]any, cols []extraColumn) {
+	p.rows = append(p.rows, row)
+	p.from = append(p.from, m)
+	p.extras = append(p.extras, extra)
+	for _, c := range cols {
+		if p.types == nil {
+			p.types = map[string]extraColumn{}
+		}
+		p.types[c.name] = c
+	}
 }
 
 func (s *Sink) consume(ctx context.Context, topic string) error {
@@ -265,7 +291,12 @@ func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Mess
 	}
 	for _, table := range []string{TableJourneys, TableCustomers, TableChanges, TableMap, TableErasures} {
 		if b := batches[table]; b != nil && len(b.rows) > 0 {
-			if err := s.insert(ctx, table, b.rows, b.from); err != nil {
+			types, err := s.addColumns(ctx, table, b.types)
+			if err != nil {
+				return err
+			}
+			cols, rows := withExtras(Columns(table), b.rows, b.extras, types)
+			if err := s.insert(ctx, table, cols, rows, b.from); err != nil {
 				return err
 			}
 		}
@@ -291,14 +322,13 @@ func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*
 		go func() {
 			defer wg.Done()
 			local := map[string]*pending{}
-			add := func(table string, row []any, m kafkago.Message) {
+			add := func(table string, row []any, m kafkago.Message, extra map[string]any, cols []extraColumn) {
 				b := local[table]
 				if b == nil {
 					b = &pending{}
 					local[table] = b
 				}
-				b.rows = append(b.rows, row)
-				b.from = append(b.from, m)
+				b.add(row, m, extra, cols)
 			}
 			for _, m := range msgs[min(w*chunk, len(msgs)):min((w+1)*chunk, len(msgs))] {
 				if err := s.rowsOf(ctx, m, add); err != nil {
@@ -323,6 +353,13 @@ func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*
 			}
 			b.rows = append(b.rows, p.rows...)
 			b.from = append(b.from, p.from...)
+			b.extras = append(b.extras, p.extras...)
+			for name, c := range p.types {
+				if b.types == nil {
+					b.types = map[string]extraColumn{}
+				}
+				b.types[name] = c
+			}
 		}
 	}
 	return out, nil
@@ -330,35 +367,40 @@ func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*
 
 // rowsOf decodes a record into rows; a record that cannot be decoded is
 // dead-lettered (never silently dropped, never blocking the rest).
-func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, []any, kafkago.Message)) error {
+func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, []any, kafkago.Message, map[string]any, []extraColumn)) error {
 	var native any
+	var id int
 	var err error
 	if m.Value != nil {
-		native, _, err = s.serde.Decode(ctx, m.Value)
+		native, id, err = s.serde.Decode(ctx, m.Value)
 	}
 	if err == nil {
 		switch m.Topic {
 		case s.cfg.JourneysTopic:
 			var row []any
+			var extra []extraColumn
+			if extra, err = s.layouts.extras(ctx, id); err != nil {
+				break
+			}
 			if row, err = journeyRow(native); err == nil {
-				add(TableJourneys, row, m)
+				add(TableJourneys, row, m, extraValues(extra, native), extra)
 			}
 		case s.cfg.CustomersTopic:
 			var row []any
 			// A tombstone wins over every version before it.
 			if row, err = profileRow(string(m.Key), native, time.Now().UnixMilli()*1000); err == nil {
-				add(TableCustomers, row, m)
+				add(TableCustomers, row, m, nil, nil)
 			}
 		case s.cfg.ChangesTopic:
 			var change, erasure []any
 			var mapping [][]any
 			if change, mapping, erasure, err = changeRows(native); err == nil {
-				add(TableChanges, change, m)
+				add(TableChanges, change, m, nil, nil)
 				for _, row := range mapping {
-					add(TableMap, row, m)
+					add(TableMap, row, m, nil, nil)
 				}
 				if erasure != nil {
-					add(TableErasures, erasure, m)
+					add(TableErasures, erasure, m, nil, nil)
 				}
 			}
 		}
@@ -373,8 +415,7 @@ func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, [
 // consumption waits (back-pressure). A batch ClickHouse refuses for its
 // content is split in halves until the rows it refuses are alone; those go to
 // the DLQ and the rest of the batch lands.
-func (s *Sink) insert(ctx context.Context, table string, rows [][]any, from []kafkago.Message) error {
-	cols := Columns(table)
+func (s *Sink) insert(ctx context.Context, table string, cols []string, rows [][]any, from []kafkago.Message) error {
 	op := func() error {
 		err := s.store.InsertBatch(ctx, table, cols, rows)
 		if err != nil && !s.cfg.IsRetryable(err) {
@@ -402,13 +443,66 @@ func (s *Sink) insert(ctx context.Context, table string, rows [][]any, from []ka
 			return s.deadLetter(ctx, from[0], "rejected_by_clickhouse", err)
 		}
 		half := len(rows) / 2
-		if err := s.insert(ctx, table, rows[:half], from[:half]); err != nil {
+		if err := s.insert(ctx, table, cols, rows[:half], from[:half]); err != nil {
 			return err
 		}
-		return s.insert(ctx, table, rows[half:], from[half:])
+		return s.insert(ctx, table, cols, rows[half:], from[half:])
 	default:
 		return err
 	}
+}
+
+// addColumns adds the extra columns a batch carries to table, once per
+// column and sink (a column that exists already counts as added), and
+// returns the columns the batch can write. The ALTER is retried like an
+// insert: a server that is down pauses the sink. A column ClickHouse refuses
+// for good (a name taken with another type, say) is logged and left out; the
+// rows land without it, and the field stays in the topic.
+func (s *Sink) addColumns(ctx context.Context, table string, types map[string]extraColumn) (map[string]extraColumn, error) {
+	usable := make(map[string]extraColumn, len(types))
+	for name, c := range types {
+		s.mu.Lock()
+		done, refused := s.added[name], s.refused[name]
+		s.mu.Unlock()
+		if refused {
+			continue
+		}
+		if done {
+			usable[name] = c
+			continue
+		}
+		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", table, name, c.chType)
+		op := func() error {
+			err := s.store.Exec(ctx, q)
+			if clickhouse.IsDuplicateColumn(err) {
+				return nil // added by an earlier run or another sink
+			}
+			if err != nil && !s.cfg.IsRetryable(err) {
+				return backoff.Permanent(err)
+			}
+			return err
+		}
+		b := backoff.NewExponentialBackOff()
+		b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
+		err := backoff.Retry(op, backoff.WithContext(b, ctx))
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			s.logger.Error("sink: ClickHouse refused a column for a new field of the writer schema; its values stay in Kafka only",
+				zap.String("table", table), zap.String("column", name), zap.String("type", c.chType), zap.Error(err))
+			s.mu.Lock()
+			s.refused[name] = true
+			s.mu.Unlock()
+			continue
+		}
+		s.logger.Info("sink: added a column for a new field of the writer schema", zap.String("table", table), zap.String("column", name), zap.String("type", c.chType))
+		s.mu.Lock()
+		s.added[name] = true
+		s.mu.Unlock()
+		usable[name] = c
+	}
+	return usable, nil
 }
 
 // erase deletes the rows of erased customers (every id that pointed at them)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/cx360/cx360/pkg/devstack"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/pkg/kafka/kafkatest"
 	"github.com/cx360/cx360/pkg/sink"
 	"github.com/cx360/cx360/schemas"
 )
@@ -266,4 +268,90 @@ func TestClickHouseDownForThirtySeconds(t *testing.T) {
 	e.post("web", batch(2000, 500))
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 2500)
 	e.eventually("SELECT uniqExact(event_id) FROM cx360.journey_events", 2500)
+}
+
+// TestNewJourneyFieldBecomesAColumn upgrades cx.JourneyEvent while the sink
+// runs: a producer registers a compatible schema with one new optional field
+// at the top and one inside the event, and writes with it. The sink adds a
+// column for each (ALTER … ADD COLUMN), fills them, and loses no row: rows of
+// the older schema read the column's default.
+func TestNewJourneyFieldBecomesAColumn(t *testing.T) {
+	e := start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e.post("store", `{"event_id":"old-1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-1"},"order":{"order_id":"o-1","total":10}}`)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
+
+	// The newer schema: cx.JourneyEvent with loyalty_tier, and cx.Event inside
+	// it with basket_size and an array of tags.
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(schemas.MustAvro(schemas.JourneyEvent)), &schema); err != nil {
+		t.Fatal(err)
+	}
+	fields := schema["fields"].([]any)
+	fields = append(fields, map[string]any{"name": "loyalty_tier", "type": []any{"null", "string"}, "default": nil})
+	for _, f := range fields {
+		if f := f.(map[string]any); f["name"] == "event" {
+			ev := f["type"].(map[string]any)
+			ev["fields"] = append(ev["fields"].([]any),
+				map[string]any{"name": "basket_size", "type": []any{"null", "long"}, "default": nil},
+				map[string]any{"name": "tags", "type": map[string]any{"type": "array", "items": "string"}, "default": []any{}})
+		}
+	}
+	schema["fields"] = fields
+	v2, err := json.Marshal(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := sr.NewClient(sr.URLs(e.ep.Registry))
+	serde := avro.NewSerde(cl)
+	codec, err := serde.Register(ctx, avro.Subject("cx.journeys"), string(v2))
+	if err != nil {
+		t.Fatalf("registering the newer cx.JourneyEvent: %v", err)
+	}
+
+	// A record as the identity stage wrote it, re-encoded with the new fields.
+	got := kafkatest.ReadN(t, []string{e.ep.Kafka}, "cx.journeys", 1, 10*time.Second)
+	native, _, err := serde.Decode(ctx, got[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := native.(map[string]any)
+	rec["loyalty_tier"] = map[string]any{"string": "gold"}
+	ev := rec["event"].(map[string]any)
+	ev["event_id"] = "new-1"
+	ev["basket_size"] = map[string]any{"long": int64(3)}
+	ev["tags"] = []any{"vip", "promo"}
+	value, err := codec.Append(nil, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := kafka.NewProducer([]string{e.ep.Kafka}, kafka.WriterConfig{}, zap.NewNop())
+	defer prod.Close()
+	if err := prod.Produce(ctx, kafkago.Message{Topic: "cx.journeys", Key: got[0].Key, Value: value}); err != nil {
+		t.Fatal(err)
+	}
+	// And the pipeline goes on with the older schema meanwhile.
+	e.post("store", `{"event_id":"old-2","type":"purchase","timestamp":"2026-11-03T12:00:00Z","identifiers":{"loyalty_id":"L-2"},"order":{"order_id":"o-2","total":20}}`)
+
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 3)
+	e.eventually("SELECT count() FROM system.columns WHERE database = 'cx360' AND table = 'journey_events' AND name IN ('loyalty_tier', 'basket_size', 'tags')", 3)
+	var types []string
+	rows, err := e.ch.Query(ctx, "SELECT type FROM system.columns WHERE database = 'cx360' AND table = 'journey_events' AND name IN ('loyalty_tier', 'basket_size', 'tags') ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var ty string
+		if err := rows.Scan(&ty); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ty)
+	}
+	rows.Close()
+	if want := []string{"Nullable(Int64)", "String", "Array(String)"}; fmt.Sprint(types) != fmt.Sprint(want) {
+		t.Errorf("column types (basket_size, loyalty_tier, tags) = %v, want %v", types, want)
+	}
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'new-1' AND loyalty_tier = 'gold' AND basket_size = 3 AND tags = ['vip', 'promo'] AND order_id = 'o-1'", 1)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id IN ('old-1', 'old-2') AND loyalty_tier = '' AND isNull(basket_size) AND empty(tags)", 2)
 }
