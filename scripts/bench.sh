@@ -27,6 +27,8 @@ log "ClickHouse 18.16: cx360's batch insert vs clickhouse-client JSONEachRow, 10
 go test -run '^$' -bench 'BenchmarkInsertBatch$|BenchmarkRawClientInsert$' -benchtime 3x ./pkg/clickhouse/ | tee -a "$out"
 log "sink: cx.journeys → ClickHouse (200k rows) vs raw clickhouse-go batch insert of the same rows"
 go test -run '^$' -bench 'BenchmarkSink$|BenchmarkRawInsert$' -benchtime 1x -count "$COUNT" ./pkg/sink/ | tee -a "$out"
+log "sink freshness: Kafka acknowledgement → queryable in ClickHouse at 10k events/s, default batching"
+go test -run '^$' -bench 'BenchmarkFreshness$' -benchtime 1x -count "$COUNT" ./pkg/sink/ | tee -a "$out"
 log "normalisers"
 go test -run '^$' -bench . -benchmem ./pkg/normalize/ | tee -a "$out"
 
@@ -43,6 +45,8 @@ function median(arr, n,   i, j, t) {
 		if ($(i+1) == "ns/op")    { m[name]++; ns[name, m[name]] = $i }
 		if ($(i+1) == "allocs/op") { allocs[name] = $i }
 		if ($(i+1) == "B/identifier") { bpi = $i }
+		if ($(i+1) == "p50-ms") { f50n++; f50[f50n] = $i }
+		if ($(i+1) == "p99-ms") { f99n++; f99[f99n] = $i }
 	}
 }
 END {
@@ -65,5 +69,6 @@ END {
 	split("", a); for (i = 1; i <= n["BenchmarkRawInsert"]; i++) a[i] = ev["BenchmarkRawInsert", i]
 	ri = median(a, n["BenchmarkRawInsert"])
 	if (ri > 0) printf "| sink: cx.journeys → ClickHouse 18.16, with commits | %.0f rows/s | %.0f rows/s (raw clickhouse-go batch insert of the same rows) | %.2f |\n", sk, ri, sk / ri
+	if (f50n > 0) printf "| sink freshness at 10k events/s (Kafka ack → queryable), default 1 s batching | p50 %.0f ms, p99 %.0f ms | | |\n", median(f50, f50n), median(f99, f99n)
 	if (bpi > 0) printf "| identity graph memory, 1M identifiers | %.0f bytes/identifier | | |\n", bpi
 }' "$out"
