@@ -37,8 +37,8 @@ type Config struct {
 	CustomersTopic  string
 	ChangesTopic    string
 	DLQTopic        string
-	BatchRows       int           // flush when a table's batch reaches this many rows
-	FlushInterval   time.Duration // or when its oldest row waited this long
+	BatchRows       int           // flush when the batch reaches this many records
+	FlushInterval   time.Duration // or when its oldest record waited this long
 	IsRetryable     func(error) bool
 	MaxRetryBackoff time.Duration
 }
@@ -110,35 +110,21 @@ func (s *Sink) Written() map[string]int64 {
 	return out
 }
 
-// Run consumes every topic until ctx ends. Each topic has its own reader and
-// batch; offsets are committed only after ClickHouse acknowledged the rows of
-// the committed records.
+// Run consumes the three topics until ctx ends. One group member reads them
+// all, so a sink process joins its group once (each join is a rebalance the
+// other members wait for); records of every topic share a batch, and offsets
+// are committed only after ClickHouse acknowledged the rows of the committed
+// records.
 func (s *Sink) Run(ctx context.Context) error {
 	layouts, err := newJourneyLayouts(s.serde)
 	if err != nil {
 		return err
 	}
 	s.layouts = layouts
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for _, topic := range []string{s.cfg.JourneysTopic, s.cfg.CustomersTopic, s.cfg.ChangesTopic} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.consume(ctx, topic); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("sink %s: %w", topic, err)
-			}
-		}()
+	if err := s.consume(ctx, []string{s.cfg.JourneysTopic, s.cfg.CustomersTopic, s.cfg.ChangesTopic}); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("sink: %w", err)
 	}
-	wg.Wait()
-	close(errs)
-	return errors.Join(func() []error {
-		var out []error
-		for err := range errs {
-			out = append(out, err)
-		}
-		return out
-	}()...)
+	return nil
 }
 
 // kafkaLogger adapts a zap printf to kafka-go's Logger: group joins,
@@ -169,9 +155,10 @@ func (p *pending) add(row []any, m kafkago.Message, extra map[string]any, cols [
 	}
 }
 
-func (s *Sink) consume(ctx context.Context, topic string) error {
+func (s *Sink) consume(ctx context.Context, topics []string) error {
+	log := s.logger.Named("kafka")
 	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, Topic: topic,
+		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, GroupTopics: topics,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 		CommitInterval: 0, // synchronous: a commit means the rows are in ClickHouse
 		StartOffset:    kafkago.FirstOffset,
@@ -179,8 +166,8 @@ func (s *Sink) consume(ctx context.Context, topic string) error {
 		// 30 s: its replacement resumes from the committed offsets within seconds.
 		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
 		JoinGroupBackoff: time.Second,
-		Logger:           kafkaLogger(s.logger.Named("kafka").With(zap.String("topic", topic)).Sugar().Debugf),
-		ErrorLogger:      kafkaLogger(s.logger.Named("kafka").With(zap.String("topic", topic)).Sugar().Warnf),
+		Logger:           kafkaLogger(log.Sugar().Debugf),
+		ErrorLogger:      kafkaLogger(log.Sugar().Warnf),
 	})
 	defer r.Close()
 	in := make(chan kafkago.Message, 4096)
