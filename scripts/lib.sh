@@ -96,3 +96,62 @@ disable_system_clickhouse() {
 		as_root update-rc.d clickhouse-server disable >/dev/null 2>&1 || true
 	fi
 }
+
+# CHDB_DIR holds the Node program that serves chDB (modern ClickHouse as a library,
+# from the npm package chdb) to the Go tests in pkg/clickhouse/chdb.
+CHDB_DIR="$CX360_ROOT/tools/chdb"
+
+# ensure_node puts Node.js 18+ and npm on PATH, installing Debian's nodejs and npm
+# when node is missing.
+ensure_node() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		log "installing nodejs and npm (Debian packages)"
+		local out
+		out=$(mktemp)
+		if ! {
+			as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+				as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+		} >"$out" 2>&1; then
+			cat "$out" >&2
+			rm -f "$out"
+			die "installing nodejs and npm failed; install Node.js 18 or newer with npm and run this again"
+		fi
+		rm -f "$out"
+	fi
+	command -v node >/dev/null 2>&1 || die "nodejs was installed but node is not on PATH"
+	command -v npm >/dev/null 2>&1 || die "npm is not on PATH; install npm (Debian package npm) and run this again"
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+	[ "$major" -ge 18 ] || die "Node.js $(node --version) is too old; chDB needs Node.js 18 or newer"
+}
+
+# chdb_lock_sum prints the checksum of tools/chdb/package-lock.json; ensure_chdb
+# keeps the one node_modules was installed from, to reinstall when the lock changes.
+chdb_lock_sum() { sha256sum "$CHDB_DIR/package-lock.json" | cut -d' ' -f1; }
+
+# ensure_chdb installs tools/chdb's locked npm packages (chdb and the native engine
+# @chdb/lib-linux-x64-gnu, ~550 MB) with `npm ci` when node_modules is missing or
+# was installed from another package-lock.json. --ignore-scripts: the engine ships
+# inside the npm package, so nothing needs to run (or download) at install time.
+ensure_chdb() {
+	ensure_node
+	local stamp="$CHDB_DIR/node_modules/.cx360-lock.sha256"
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(chdb_lock_sum)" ]; then
+		return 0
+	fi
+	log "installing chDB (npm ci in tools/chdb)"
+	local out
+	out=$(mktemp)
+	if ! (cd "$CHDB_DIR" && npm ci --no-audit --no-fund --ignore-scripts) >"$out" 2>&1; then
+		cat "$out" >&2
+		rm -f "$out"
+		die "npm ci in tools/chdb failed"
+	fi
+	rm -f "$out"
+	chdb_lock_sum >"$stamp"
+}
+
+# chdb_version prints the ClickHouse version of the installed chDB engine.
+chdb_version() {
+	(cd "$CHDB_DIR" && node -e 'process.stdout.write(require("chdb").query("SELECT version()", "TabSeparated").trim())' </dev/null 2>/dev/null) || echo unknown
+}

@@ -10,6 +10,9 @@ ensure_go
 log "Go $(go env GOVERSION | sed 's/^go//') at $(command -v go)"
 ensure_clickhouse
 log "ClickHouse $(clickhouse_version)"
+# chDB: modern ClickHouse as a library (npm), which tests check cx360's SQL against.
+ensure_chdb
+log "chDB (ClickHouse $(chdb_version)) in tools/chdb"
 log "downloading Go modules"
 go mod download
 log "building bin/cx360 and the services"

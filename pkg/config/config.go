@@ -53,7 +53,29 @@ type Kafka struct {
 	Partitions        int
 	ReplicationFactor int
 	BatchTimeout      time.Duration
+
+	// TLS to the brokers; the files are PEM. A client certificate is
+	// optional (mutual TLS).
+	TLS                   bool
+	TLSCAFile             string
+	TLSCertFile           string
+	TLSKeyFile            string
+	TLSServerName         string
+	TLSInsecureSkipVerify bool
+
+	// SASL: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	SASLMechanism    string
+	SASLUsername     string
+	SASLPassword     string
+	SASLPasswordFile string
 }
+
+// SASL mechanisms cx360 speaks to Kafka.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
 
 // Bind registers Kafka's flags.
 func (k *Kafka) Bind(fs *FlagSet) {
@@ -62,7 +84,20 @@ func (k *Kafka) Bind(fs *FlagSet) {
 	fs.Int(&k.Partitions, "topic-partitions", DefaultPartitions, "partitions of topics created at start")
 	fs.Int(&k.ReplicationFactor, "topic-replication", DefaultReplication, "replication factor of topics created at start")
 	fs.Duration(&k.BatchTimeout, "kafka-batch-timeout", DefaultBatchTimeout, "how long a producer waits to fill a batch")
+	fs.Bool(&k.TLS, "kafka-tls", false, "connect to Kafka over TLS")
+	fs.String(&k.TLSCAFile, "kafka-tls-ca-file", "", "PEM file of the CA that signed the brokers' certificates (default: the system's roots)")
+	fs.String(&k.TLSCertFile, "kafka-tls-cert-file", "", "PEM client certificate, for brokers that require mutual TLS")
+	fs.String(&k.TLSKeyFile, "kafka-tls-key-file", "", "PEM key of the client certificate")
+	fs.String(&k.TLSServerName, "kafka-tls-server-name", "", "name to verify the brokers' certificates against (default: the broker's host)")
+	fs.Bool(&k.TLSInsecureSkipVerify, "kafka-tls-insecure-skip-verify", false, "do not verify the brokers' certificates (tests only)")
+	fs.String(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
+	fs.String(&k.SASLUsername, "kafka-sasl-username", "", "SASL user")
+	fs.String(&k.SASLPassword, "kafka-sasl-password", "", "SASL password (prefer the file)")
+	fs.String(&k.SASLPasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (mounted secret)")
 }
+
+// SASLSecret returns the SASL password from the file when one is named.
+func (k *Kafka) SASLSecret() (string, error) { return secret(k.SASLPassword, k.SASLPasswordFile) }
 
 func (k *Kafka) validate() []error {
 	var errs []error
@@ -82,6 +117,27 @@ func (k *Kafka) validate() []error {
 	}
 	if k.BatchTimeout <= 0 {
 		errs = append(errs, errors.New("kafka-batch-timeout must be positive"))
+	}
+	switch k.SASLMechanism {
+	case "":
+		if k.SASLUsername != "" {
+			errs = append(errs, errors.New("kafka-sasl-username is set but kafka-sasl-mechanism is not"))
+		}
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		if k.SASLUsername == "" {
+			errs = append(errs, fmt.Errorf("kafka-sasl-mechanism %s needs kafka-sasl-username", k.SASLMechanism))
+		}
+		if k.SASLPassword != "" && k.SASLPasswordFile != "" {
+			errs = append(errs, errors.New("set kafka-sasl-password or kafka-sasl-password-file, not both"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kafka-sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism))
+	}
+	if (k.TLSCertFile == "") != (k.TLSKeyFile == "") {
+		errs = append(errs, errors.New("kafka-tls-cert-file and kafka-tls-key-file go together"))
+	}
+	if !k.TLS && (k.TLSCAFile != "" || k.TLSCertFile != "" || k.TLSServerName != "" || k.TLSInsecureSkipVerify) {
+		errs = append(errs, errors.New("kafka-tls-* options are set but kafka-tls is off"))
 	}
 	return errs
 }

@@ -60,6 +60,33 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestKafkaSecurityOptions(t *testing.T) {
+	c, err := parse(t, map[string]string{"CX360_KAFKA_TLS": "true", "CX360_KAFKA_TLS_CA_FILE": "/run/secrets/ca.pem",
+		"CX360_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "CX360_KAFKA_SASL_USERNAME": "cx360", "CX360_KAFKA_SASL_PASSWORD_FILE": "/run/secrets/kafka"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Kafka.TLS || c.Kafka.TLSCAFile != "/run/secrets/ca.pem" || c.Kafka.SASLMechanism != SASLScramSHA512 || c.Kafka.SASLPasswordFile != "/run/secrets/kafka" {
+		t.Fatalf("kafka security from env = %+v", c.Kafka)
+	}
+	for _, bad := range [][]string{
+		{"--kafka-sasl-mechanism=GSSAPI", "--kafka-sasl-username=u"},
+		{"--kafka-sasl-mechanism=SCRAM-SHA-512"},
+		{"--kafka-sasl-username=u"},
+		{"--kafka-tls-ca-file=/ca.pem"},
+		{"--kafka-tls", "--kafka-tls-cert-file=/c.pem"},
+		{"--kafka-sasl-mechanism=PLAIN", "--kafka-sasl-username=u", "--kafka-sasl-password=p1", "--kafka-sasl-password-file=/p"},
+	} {
+		_, err := parse(t, nil, bad...)
+		if err == nil || !strings.Contains(err.Error(), "kafka-") {
+			t.Errorf("%v: err = %v; want a kafka-* complaint", bad, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "p1") {
+			t.Errorf("%v: the error shows the password: %v", bad, err)
+		}
+	}
+}
+
 func TestAPIKeysFromFlagAndFileNeverEchoed(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "keys")
 	if err := os.WriteFile(file, []byte("# comment\nweb:0123456789abcdef-web\n"), 0o600); err != nil {

@@ -58,7 +58,11 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 		{Name: topics.Events, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor},
 		{Name: topics.DLQ, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor},
 	}
-	if err := kafka.EnsureTopics(ctx, cfg.Kafka.Brokers, specs); err != nil {
+	cluster, err := kafka.NewCluster(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	if err := cluster.EnsureTopics(ctx, specs); err != nil {
 		return nil, err
 	}
 	client, err := avro.NewRegistryClient(cfg.Registry)
@@ -80,7 +84,7 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 	if reg != nil {
 		metrics, gatherer = NewMetrics(reg), reg
 	}
-	producer := kafka.NewProducer(cfg.Kafka.Brokers, kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger)
+	producer := cluster.NewProducer(kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger)
 	normalizer := event.NewNormalizer(event.NormalizerConfig{
 		DefaultRegion: cfg.DefaultRegion, Blocklist: blocklist, MaxFutureSkew: cfg.MaxFutureSkew,
 	})
@@ -91,7 +95,7 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 	}
 
 	checker := health.NewChecker()
-	checker.Add("kafka", func(ctx context.Context) error { return kafka.Ping(ctx, cfg.Kafka.Brokers) })
+	checker.Add("kafka", cluster.Ping)
 	checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 
 	s := &Service{cfg: cfg, logger: logger, producer: producer, proc: proc, keys: NewAPIKeys(keys)}

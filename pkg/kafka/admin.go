@@ -74,8 +74,13 @@ func (s TopicSpec) topicConfig() kafkago.TopicConfig {
 // retried with exponential backoff until ctx ends; invalid specs fail at once.
 // When the cluster never answers, the error names the brokers, e.g.
 // "kafka: cannot reach brokers [127.0.0.1:9092]: dial tcp ...: connection refused".
+// It speaks plaintext; Cluster.EnsureTopics uses the cluster's security.
 func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) error {
-	if len(brokers) == 0 {
+	return ensureTopics(ctx, Cluster{Brokers: brokers}, specs)
+}
+
+func ensureTopics(ctx context.Context, c Cluster, specs []TopicSpec) error {
+	if len(c.Brokers) == 0 {
 		return ErrNoBrokers
 	}
 	for i, s := range specs {
@@ -94,7 +99,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 
 	var lastErr error
 	err := backoff.Retry(func() error {
-		lastErr = createTopics(ctx, brokers, specs)
+		lastErr = createTopics(ctx, c, specs)
 		return lastErr
 	}, backoff.WithContext(b, ctx))
 	if err == nil || ctx.Err() == nil || lastErr == nil {
@@ -109,14 +114,14 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 
 // createTopics makes one attempt. Errors wrapped in backoff.Permanent stop the
 // retries.
-func createTopics(ctx context.Context, brokers []string, specs []TopicSpec) error {
-	client, closeClient := newAdminClient(brokers)
+func createTopics(ctx context.Context, c Cluster, specs []TopicSpec) error {
+	client, closeClient := c.adminClient()
 	defer closeClient()
 
 	// Metadata first: it tells "cluster unreachable" apart from a failed
 	// create, which needs the controller's answer.
 	if _, err := client.Metadata(ctx, &kafkago.MetadataRequest{}); err != nil {
-		return unreachable(brokers, err)
+		return unreachable(c.Brokers, err)
 	}
 
 	topics := make([]kafkago.TopicConfig, len(specs))
@@ -153,27 +158,10 @@ func createTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 	return nil
 }
 
-// Ping checks that the cluster answers a metadata request, bounded by ctx.
+// Ping checks over plaintext that the cluster answers a metadata request,
+// bounded by ctx; Cluster.Ping uses the cluster's security.
 func Ping(ctx context.Context, brokers []string) error {
-	if len(brokers) == 0 {
-		return ErrNoBrokers
-	}
-	client, closeClient := newAdminClient(brokers)
-	defer closeClient()
-	if _, err := client.Metadata(ctx, &kafkago.MetadataRequest{}); err != nil {
-		return unreachable(brokers, err)
-	}
-	return nil
-}
-
-// newAdminClient returns a client on its own transport. A fresh transport per
-// call matters: kafka-go transports cache a failed metadata lookup until their
-// next refresh, so a shared one would keep reporting a broker that has since
-// come up as unreachable.
-func newAdminClient(brokers []string) (*kafkago.Client, func()) {
-	transport := &kafkago.Transport{ClientID: "cx360-admin"}
-	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: transport}
-	return client, transport.CloseIdleConnections
+	return Cluster{Brokers: brokers}.Ping(ctx)
 }
 
 // unreachable wraps err, preferring the network or context error inside it

@@ -102,21 +102,23 @@ type Producer struct {
 	closeErr  error
 }
 
-// NewProducer returns a producer for brokers. It connects lazily, on the first
-// Produce. A nil logger disables logging.
+// NewProducer returns a plaintext producer for brokers (Cluster.NewProducer
+// uses the cluster's security). It connects lazily, on the first Produce. A
+// nil logger disables logging.
 func NewProducer(brokers []string, cfg WriterConfig, logger *zap.Logger) *Producer {
+	return newProducer(Cluster{Brokers: brokers}, cfg, logger)
+}
+
+func newProducer(c Cluster, cfg WriterConfig, logger *zap.Logger) *Producer {
 	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	// An own transport, not kafka-go's shared DefaultTransport: Close can
 	// then release its connections and metadata goroutine.
-	transport := &kafkago.Transport{
-		ClientID:    cfg.ClientID,
-		MetadataTTL: cfg.MetadataTTL,
-	}
+	transport := c.Transport(cfg.ClientID, cfg.MetadataTTL)
 	writer := &kafkago.Writer{
-		Addr: kafkago.TCP(brokers...),
+		Addr: kafkago.TCP(c.Brokers...),
 		// Murmur2 with positive-hash modulo, as the Java client and
 		// franz-go do, so a key lands on the same partition whichever
 		// client wrote it. Messages without key are spread randomly.

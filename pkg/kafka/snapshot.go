@@ -14,20 +14,10 @@ import (
 // Snapshot reads a topic without a consumer group: it fetches every partition
 // from its first offset up to the high watermark seen when it started, and
 // returns the records ordered by partition, then offset. For tools (cx360 tail)
-// and tests; it commits nothing, so it can be repeated.
+// and tests; it commits nothing, so it can be repeated. It speaks plaintext;
+// Cluster.Snapshot uses the cluster's security.
 func Snapshot(ctx context.Context, brokers []string, topic string, limit int) ([]kafkago.Message, error) {
-	transport := &kafkago.Transport{ClientID: "cx360-snapshot", MetadataTTL: 50 * time.Millisecond}
-	defer transport.CloseIdleConnections()
-	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: transport}
-	next := map[int]int64{}
-	byPartition := map[int][]kafkago.Message{}
-	if err := FetchNew(ctx, client, topic, next, func(m kafkago.Message) bool {
-		byPartition[m.Partition] = append(byPartition[m.Partition], m)
-		return limit <= 0 || countAll(byPartition) < limit
-	}); err != nil {
-		return nil, err
-	}
-	return flatten(byPartition), nil
+	return Cluster{Brokers: brokers}.Snapshot(ctx, topic, limit)
 }
 
 // FetchNew fetches, on every partition of topic, the records from next[p] up to

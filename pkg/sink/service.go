@@ -50,7 +50,11 @@ func NewService(ctx context.Context, cfg config.Sink, reg *prometheus.Registry, 
 		return nil, errors.Join(err, ch.Close())
 	}
 	topics := cfg.Kafka.Topics()
-	if err := kafka.EnsureTopics(ctx, cfg.Kafka.Brokers, []kafka.TopicSpec{
+	cluster, err := kafka.NewCluster(cfg.Kafka)
+	if err != nil {
+		return nil, errors.Join(err, ch.Close())
+	}
+	if err := cluster.EnsureTopics(ctx, []kafka.TopicSpec{
 		{Name: topics.DLQ, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor},
 	}); err != nil {
 		return nil, errors.Join(err, ch.Close())
@@ -64,16 +68,16 @@ func NewService(ctx context.Context, cfg config.Sink, reg *prometheus.Registry, 
 	if err != nil {
 		return nil, errors.Join(err, ch.Close())
 	}
-	prod := kafka.NewProducer(cfg.Kafka.Brokers, kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger)
+	prod := cluster.NewProducer(kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger)
 	s := New(Config{
-		Brokers: cfg.Kafka.Brokers, GroupID: cfg.GroupID, JourneysTopic: topics.Journeys, CustomersTopic: topics.Customers,
+		Brokers: cfg.Kafka.Brokers, Dialer: cluster.Dialer(), GroupID: cfg.GroupID, JourneysTopic: topics.Journeys, CustomersTopic: topics.Customers,
 		ChangesTopic: topics.IdentityChanges, DLQTopic: topics.DLQ, BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushInterval,
 		IsRetryable: clickhouse.IsRetryable,
 	}, ch, serde, dlq, prod, logger)
 	svc := &Service{cfg: cfg, logger: logger, ch: ch, prod: prod, sink: s}
 	if cfg.AdminAddr != "" {
 		checker := health.NewChecker()
-		checker.Add("kafka", func(ctx context.Context) error { return kafka.Ping(ctx, cfg.Kafka.Brokers) })
+		checker.Add("kafka", cluster.Ping)
 		checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 		checker.Add("clickhouse", ch.Ping)
 		var gatherer prometheus.Gatherer

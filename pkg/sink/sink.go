@@ -32,6 +32,7 @@ type Producer interface {
 // Config configures the sink.
 type Config struct {
 	Brokers         []string
+	Dialer          *kafkago.Dialer // TLS and SASL to the brokers; nil is plaintext
 	GroupID         string
 	JourneysTopic   string
 	CustomersTopic  string
@@ -158,7 +159,7 @@ func (p *pending) add(row []any, m kafkago.Message, extra map[string]any, cols [
 func (s *Sink) consume(ctx context.Context, topics []string) error {
 	log := s.logger.Named("kafka")
 	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, GroupTopics: topics,
+		Brokers: s.cfg.Brokers, Dialer: s.cfg.Dialer, GroupID: s.cfg.GroupID, GroupTopics: topics,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 		CommitInterval: 0, // synchronous: a commit means the rows are in ClickHouse
 		StartOffset:    kafkago.FirstOffset,

@@ -46,7 +46,11 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	serde := avro.NewSerde(client)
-	msgs, err := kafka.Snapshot(ctx, kc.Brokers, name, limit)
+	cluster, err := kafka.NewCluster(kc)
+	if err != nil {
+		return err
+	}
+	msgs, err := cluster.Snapshot(ctx, name, limit)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/identity"
-	"github.com/cx360/cx360/pkg/kafka"
 )
 
 // Service is the identity service: the stage, its API on 8082 and an admin server.
@@ -54,7 +53,7 @@ func NewService(ctx context.Context, cfg config.Identity, reg *prometheus.Regist
 		return nil, err
 	}
 	checker := health.NewChecker()
-	checker.Add("kafka", func(ctx context.Context) error { return kafka.Ping(ctx, cfg.Kafka.Brokers) })
+	checker.Add("kafka", st.cluster.Ping)
 	checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 	mux := http.NewServeMux()
 	(&API{stage: st, region: cfg.DefaultRegion, logger: logger}).Register(mux)

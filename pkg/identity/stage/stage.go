@@ -57,6 +57,7 @@ type Stage struct {
 	logger  *zap.Logger
 	serde   *avro.Serde
 	codecs  codecs
+	cluster kafka.Cluster
 	prod    *kafka.Producer
 	store   *snapshotStore
 	metrics *Metrics
@@ -105,7 +106,11 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		{Name: topics.IdentityChanges, Partitions: p, ReplicationFactor: r},
 		{Name: topics.IdentityLease, Partitions: 1, ReplicationFactor: r},
 	}
-	if err := kafka.EnsureTopics(ctx, cfg.Kafka.Brokers, specs); err != nil {
+	cluster, err := kafka.NewCluster(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	if err := cluster.EnsureTopics(ctx, specs); err != nil {
 		return nil, err
 	}
 	var c codecs
@@ -132,8 +137,8 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		return nil, err
 	}
 	s := &Stage{
-		cfg: cfg, topics: topics, rules: rules, logger: logger, serde: serde, codecs: c, store: store, metrics: metrics,
-		prod:     kafka.NewProducer(cfg.Kafka.Brokers, kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger),
+		cfg: cfg, topics: topics, rules: rules, logger: logger, serde: serde, codecs: c, store: store, metrics: metrics, cluster: cluster,
+		prod:     cluster.NewProducer(kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger),
 		commands: make(chan command),
 		dirty:    map[string]bool{},
 	}
@@ -156,7 +161,7 @@ func (s *Stage) Close() error { return s.prod.Close() }
 // returns when ctx ends, after a final snapshot.
 func (s *Stage) Run(ctx context.Context) error {
 	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID: s.cfg.GroupID, Brokers: s.cfg.Kafka.Brokers, Topics: []string{s.topics.IdentityLease},
+		ID: s.cfg.GroupID, Brokers: s.cluster.Brokers, Dialer: s.cluster.Dialer(), Topics: []string{s.topics.IdentityLease},
 		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
 		JoinGroupBackoff: time.Second, GroupBalancers: []kafkago.GroupBalancer{leaseBalancer{held: &s.heldLease}}, Logger: nil, ErrorLogger: kafkago.LoggerFunc(func(msg string, a ...any) {
 			s.logger.Debug(fmt.Sprintf(msg, a...))
@@ -441,7 +446,9 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 }
 
 func (s *Stage) partitions(ctx context.Context) ([]int, error) {
-	client := &kafkago.Client{Addr: kafkago.TCP(s.cfg.Kafka.Brokers...)}
+	transport := s.cluster.Transport("cx360-identity", 0)
+	defer transport.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(s.cluster.Brokers...), Transport: transport}
 	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{s.topics.Events}})
 	if err != nil {
 		return nil, fmt.Errorf("identity: metadata of %s: %w", s.topics.Events, err)
@@ -460,7 +467,7 @@ func (s *Stage) partitions(ctx context.Context) ([]int, error) {
 // read feeds one partition's records, from offset on, into in.
 func (s *Stage) read(ctx context.Context, partition int, offset int64, in chan<- kafkago.Message) error {
 	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers: s.cfg.Kafka.Brokers, Topic: s.topics.Events, Partition: partition,
+		Brokers: s.cluster.Brokers, Dialer: s.cluster.Dialer(), Topic: s.topics.Events, Partition: partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMax: time.Second,
 	})
 	defer r.Close()
