@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -54,14 +55,9 @@ type Kafka struct {
 	ReplicationFactor int
 	BatchTimeout      time.Duration
 
-	// TLS to the brokers; the files are PEM. A client certificate is
-	// optional (mutual TLS).
-	TLS                   bool
-	TLSCAFile             string
-	TLSCertFile           string
-	TLSKeyFile            string
-	TLSServerName         string
-	TLSInsecureSkipVerify bool
+	// TLS to the brokers.
+	TLS      bool
+	TLSFiles TLSFiles
 
 	// SASL: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
 	SASLMechanism    string
@@ -84,12 +80,7 @@ func (k *Kafka) Bind(fs *FlagSet) {
 	fs.Int(&k.Partitions, "topic-partitions", DefaultPartitions, "partitions of topics created at start")
 	fs.Int(&k.ReplicationFactor, "topic-replication", DefaultReplication, "replication factor of topics created at start")
 	fs.Duration(&k.BatchTimeout, "kafka-batch-timeout", DefaultBatchTimeout, "how long a producer waits to fill a batch")
-	fs.Bool(&k.TLS, "kafka-tls", false, "connect to Kafka over TLS")
-	fs.String(&k.TLSCAFile, "kafka-tls-ca-file", "", "PEM file of the CA that signed the brokers' certificates (default: the system's roots)")
-	fs.String(&k.TLSCertFile, "kafka-tls-cert-file", "", "PEM client certificate, for brokers that require mutual TLS")
-	fs.String(&k.TLSKeyFile, "kafka-tls-key-file", "", "PEM key of the client certificate")
-	fs.String(&k.TLSServerName, "kafka-tls-server-name", "", "name to verify the brokers' certificates against (default: the broker's host)")
-	fs.Bool(&k.TLSInsecureSkipVerify, "kafka-tls-insecure-skip-verify", false, "do not verify the brokers' certificates (tests only)")
+	bindTLS(fs, "kafka", "the Kafka brokers", &k.TLS, &k.TLSFiles)
 	fs.String(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
 	fs.String(&k.SASLUsername, "kafka-sasl-username", "", "SASL user")
 	fs.String(&k.SASLPassword, "kafka-sasl-password", "", "SASL password (prefer the file)")
@@ -133,12 +124,7 @@ func (k *Kafka) validate() []error {
 	default:
 		errs = append(errs, fmt.Errorf("kafka-sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism))
 	}
-	if (k.TLSCertFile == "") != (k.TLSKeyFile == "") {
-		errs = append(errs, errors.New("kafka-tls-cert-file and kafka-tls-key-file go together"))
-	}
-	if !k.TLS && (k.TLSCAFile != "" || k.TLSCertFile != "" || k.TLSServerName != "" || k.TLSInsecureSkipVerify) {
-		errs = append(errs, errors.New("kafka-tls-* options are set but kafka-tls is off"))
-	}
+	errs = append(errs, k.TLSFiles.validate("kafka", k.TLS)...)
 	return errs
 }
 
@@ -445,6 +431,8 @@ type ClickHouse struct {
 	Username     string
 	Password     string
 	PasswordFile string
+	TLS          bool // the server's secure native port (9440)
+	TLSFiles     TLSFiles
 }
 
 // Bind registers ClickHouse's flags.
@@ -453,6 +441,15 @@ func (c *ClickHouse) Bind(fs *FlagSet) {
 	fs.String(&c.Username, "clickhouse-username", "default", "ClickHouse user")
 	fs.String(&c.Password, "clickhouse-password", "", "ClickHouse password")
 	fs.String(&c.PasswordFile, "clickhouse-password-file", "", "file holding the ClickHouse password (mounted secret)")
+	bindTLS(fs, "clickhouse", "ClickHouse", &c.TLS, &c.TLSFiles)
+}
+
+// TLSConfig returns the client TLS configuration, or nil without TLS.
+func (c *ClickHouse) TLSConfig() (*tls.Config, error) {
+	if !c.TLS {
+		return nil, nil
+	}
+	return c.TLSFiles.ClientConfig()
 }
 
 // Secret returns the ClickHouse password from the file when one is named.

@@ -66,7 +66,7 @@ func TestKafkaSecurityOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Kafka.TLS || c.Kafka.TLSCAFile != "/run/secrets/ca.pem" || c.Kafka.SASLMechanism != SASLScramSHA512 || c.Kafka.SASLPasswordFile != "/run/secrets/kafka" {
+	if !c.Kafka.TLS || c.Kafka.TLSFiles.CAFile != "/run/secrets/ca.pem" || c.Kafka.SASLMechanism != SASLScramSHA512 || c.Kafka.SASLPasswordFile != "/run/secrets/kafka" {
 		t.Fatalf("kafka security from env = %+v", c.Kafka)
 	}
 	for _, bad := range [][]string{

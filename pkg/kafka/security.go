@@ -3,9 +3,7 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -37,24 +35,9 @@ type Security struct {
 func NewCluster(cfg config.Kafka) (Cluster, error) {
 	c := Cluster{Brokers: cfg.Brokers}
 	if cfg.TLS {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServerName, InsecureSkipVerify: cfg.TLSInsecureSkipVerify} //nolint:gosec // an explicit, documented test-only option
-		if cfg.TLSCAFile != "" {
-			pem, err := os.ReadFile(cfg.TLSCAFile)
-			if err != nil {
-				return Cluster{}, fmt.Errorf("kafka TLS CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return Cluster{}, fmt.Errorf("kafka TLS CA: no PEM certificate in %s", cfg.TLSCAFile)
-			}
-			tc.RootCAs = pool
-		}
-		if cfg.TLSCertFile != "" {
-			cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-			if err != nil {
-				return Cluster{}, fmt.Errorf("kafka TLS client certificate: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
+		tc, err := cfg.TLSFiles.ClientConfig()
+		if err != nil {
+			return Cluster{}, fmt.Errorf("kafka: %w", err)
 		}
 		c.Security.TLS = tc
 	}

@@ -37,7 +37,7 @@ func secureConfig(t *testing.T, brokers []string, certs *tlstest.Certs, password
 		t.Fatal(err)
 	}
 	return config.Kafka{
-		Brokers: brokers, TLS: true, TLSCAFile: certs.CAFile, TLSCertFile: certs.ClientCert, TLSKeyFile: certs.ClientKey,
+		Brokers: brokers, TLS: true, TLSFiles: config.TLSFiles{CAFile: certs.CAFile, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
 		SASLMechanism: config.SASLScramSHA512, SASLUsername: "cx360", SASLPasswordFile: passFile,
 	}
 }
@@ -118,9 +118,9 @@ func TestNewClusterReportsBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, cfg := range map[string]config.Kafka{
-		"missing CA":       {TLS: true, TLSCAFile: filepath.Join(t.TempDir(), "nope.pem")},
-		"CA without PEM":   {TLS: true, TLSCAFile: notPEM},
-		"key of no cert":   {TLS: true, TLSCertFile: certs.ClientCert, TLSKeyFile: certs.ServerKey},
+		"missing CA":       {TLS: true, TLSFiles: config.TLSFiles{CAFile: filepath.Join(t.TempDir(), "nope.pem")}},
+		"CA without PEM":   {TLS: true, TLSFiles: config.TLSFiles{CAFile: notPEM}},
+		"key of no cert":   {TLS: true, TLSFiles: config.TLSFiles{CertFile: certs.ClientCert, KeyFile: certs.ServerKey}},
 		"missing password": {SASLMechanism: config.SASLScramSHA512, SASLUsername: "u", SASLPasswordFile: filepath.Join(t.TempDir(), "none")},
 	} {
 		if _, err := kafka.NewCluster(cfg); err == nil {

@@ -110,9 +110,14 @@ func journeyRow(native any) ([]any, error) {
 }
 
 // profileRow flattens a cx.CustomerProfile; a nil native is the tombstone of key.
-func profileRow(key string, native any, tombstoneVersion int64) ([]any, error) {
+//
+// version is the record's offset on cx.customers: every record of a customer
+// shares a partition (the key is its id), so the later record, tombstone or
+// profile, always has the higher version — a profile that comes back after a
+// tombstone (split out of a merge) is live again, and a replay ties.
+func profileRow(key string, native any, version int64) ([]any, error) {
 	if native == nil {
-		return []any{key, tombstoneVersion, uint8(1), []string{}, []string{}, time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC(),
+		return []any{key, version, uint8(1), []string{}, []string{}, time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC(),
 			[]string{}, []string{}, []int64{}, int64(0), 0.0, nilFloat(), nilFloat(), nilFloat(),
 			int64(0), int64(0), int64(0), int64(0), 0.0, []string{}, time.Now().UTC().Truncate(time.Second)}, nil
 	}
@@ -134,7 +139,7 @@ func profileRow(key string, native any, tombstoneVersion int64) ([]any, error) {
 	}
 	f := r.record("friction")
 	return []any{
-		r.str("customer_id"), r.i64("version"), uint8(0), idTypes, idValues, clampTime(r.time("first_seen")), clampTime(r.time("last_seen")),
+		r.str("customer_id"), version, uint8(0), idTypes, idValues, clampTime(r.time("first_seen")), clampTime(r.time("last_seen")),
 		r.strs("channels"), chans, vals, r.i64("orders"), r.f64("total_spend"), r.optF64("last_csat"), r.optF64("last_nps"), r.optF64("last_ces"),
 		f.i64("low_scores"), f.i64("abandoned_calls"), f.i64("long_waits"), f.i64("returns"), f.f64("score"), r.strs("merged_ids"),
 		clampTime(r.time("updated_at")),

@@ -42,7 +42,11 @@ func NewService(ctx context.Context, cfg config.Sink, reg *prometheus.Registry, 
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse password: %w", err)
 	}
-	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: cfg.ClickHouse.Addr, Username: cfg.ClickHouse.Username, Password: pass})
+	tlsConfig, err := cfg.ClickHouse.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: cfg.ClickHouse.Addr, Username: cfg.ClickHouse.Username, Password: pass, TLS: tlsConfig})
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +58,15 @@ func NewService(ctx context.Context, cfg config.Sink, reg *prometheus.Registry, 
 	if err != nil {
 		return nil, errors.Join(err, ch.Close())
 	}
+	// The inputs too, not only the DLQ: a group member that joins before its
+	// topics exist gets no partitions, and kafka-go does not rejoin when they
+	// appear (segmentio/kafka-go#1314). Same specs as the identity stage's.
+	p, r := cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor
 	if err := cluster.EnsureTopics(ctx, []kafka.TopicSpec{
-		{Name: topics.DLQ, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor},
+		{Name: topics.Journeys, Partitions: p, ReplicationFactor: r},
+		{Name: topics.Customers, Partitions: p, ReplicationFactor: r, Compacted: true},
+		{Name: topics.IdentityChanges, Partitions: p, ReplicationFactor: r},
+		{Name: topics.DLQ, Partitions: p, ReplicationFactor: r},
 	}); err != nil {
 		return nil, errors.Join(err, ch.Close())
 	}

@@ -375,8 +375,7 @@ func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, [
 			}
 		case s.cfg.CustomersTopic:
 			var row []any
-			// A tombstone wins over every version before it.
-			if row, err = profileRow(string(m.Key), native, time.Now().UnixMilli()*1000); err == nil {
+			if row, err = profileRow(string(m.Key), native, m.Offset); err == nil {
 				add(TableCustomers, row, m, nil, nil)
 			}
 		case s.cfg.ChangesTopic:

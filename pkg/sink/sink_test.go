@@ -355,3 +355,31 @@ func TestNewJourneyFieldBecomesAColumn(t *testing.T) {
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'new-1' AND loyalty_tier = 'gold' AND basket_size = 3 AND tags = ['vip', 'promo'] AND order_id = 'o-1'", 1)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id IN ('old-1', 'old-2') AND loyalty_tier = '' AND isNull(basket_size) AND empty(tags)", 2)
 }
+
+// TestSplitRevivesAMergedAwayProfile merges two customers, splits them again,
+// and requires the merged-away customer live in ClickHouse: its tombstone and
+// its profile after the split are ordered by their position on cx.customers.
+func TestSplitRevivesAMergedAwayProfile(t *testing.T) {
+	e := start(t, nil)
+	e.post("web", `{"event_id":"m1","type":"login","timestamp":"2026-11-02T09:00:00Z","identifiers":{"user_id":"u-9","email":"ann@example.com"}}`)
+	e.post("store", `{"event_id":"m2","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-77","phone":"020 7946 0958"},"order":{"total":42.5}}`)
+	e.eventually("SELECT count() FROM cx360.customers FINAL WHERE is_deleted = 0", 2)
+	e.post("phone", `{"event_id":"m3","type":"call","timestamp":"2026-11-04T10:00:00Z","identifiers":{"phone":"+44 20 7946 0958","email":"ann@example.com"}}`)
+	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'merge'", 1)
+	e.eventually("SELECT count() FROM cx360.customers FINAL WHERE is_deleted = 0", 1)
+
+	var survivor string
+	if err := e.ch.QueryRow(context.Background(), "SELECT customer_id FROM cx360.identity_changes FINAL WHERE kind = 'merge'").Scan(&survivor); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.ep.Identity+"/v1/customers/"+survivor+"/split", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("split: %d", resp.StatusCode)
+	}
+	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'split'", 1)
+	e.eventually("SELECT count() FROM cx360.customers FINAL WHERE is_deleted = 0", 2)
+}

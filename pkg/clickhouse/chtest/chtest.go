@@ -29,7 +29,15 @@ const stopTimeout = 30 * time.Second
 // when the test ends. It fails the test if ClickHouse is not installed.
 func NewServer(t testing.TB) *server.Server {
 	t.Helper()
-	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir()},
+	return NewServerWith(t, server.Config{})
+}
+
+// NewServerWith is NewServer with settings (TLS, a password); the data dir is
+// always t.TempDir().
+func NewServerWith(t testing.TB, cfg server.Config) *server.Server {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	srv, err := server.Start(context.Background(), cfg,
 		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(describe(err))

@@ -60,6 +60,20 @@ var configTemplate = template.Must(template.New("config.xml").Parse(`<?xml versi
     </logger>
     <listen_host>127.0.0.1</listen_host>
     <tcp_port>{{.TCPPort}}</tcp_port>
+{{- if .TLSCertFile}}
+    <tcp_port_secure>{{.SecurePort}}</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>{{.TLSCertFile}}</certificateFile>
+            <privateKeyFile>{{.TLSKeyFile}}</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
+{{- end}}
     <http_port>{{.HTTPPort}}</http_port>
     <path>{{.Layout.DataDir}}</path>
     <tmp_path>{{.Layout.TmpDir}}</tmp_path>
@@ -79,7 +93,7 @@ var configTemplate = template.Must(template.New("config.xml").Parse(`<?xml versi
 </yandex>
 `))
 
-// usersTemplate defines one user, default, without a password, reachable only from
+// usersTemplate defines one user, default, with Config.Password (none by default), reachable only from
 // the loopback addresses the server listens on.
 var usersTemplate = template.Must(template.New("users.xml").Parse(`<?xml version="1.0"?>
 <!-- Written by cx360 (pkg/clickhouse/server) on every start; edits are overwritten. -->
@@ -92,7 +106,7 @@ var usersTemplate = template.Must(template.New("users.xml").Parse(`<?xml version
     </profiles>
     <users>
         <default>
-            <password></password>
+            <password>{{.Password}}</password>
             <networks>
                 <ip>127.0.0.1</ip>
                 <ip>::1</ip>
@@ -128,6 +142,10 @@ func (t templateLayout) UsersFile() string { return xmlEscape(t.l.usersFile()) }
 type templateData struct {
 	Layout               templateLayout
 	TCPPort, HTTPPort    int
+	SecurePort           int
+	TLSCertFile          string
+	TLSKeyFile           string
+	Password             string
 	MarkCache            int64
 	UncompressedCache    int64
 	MaxServerMemory      int64
@@ -138,9 +156,9 @@ type templateData struct {
 	KeepAlive            int
 }
 
-// writeConfig writes config.xml and users.xml for the given ports, and creates the
-// directories the server expects to exist.
-func writeConfig(l layout, tcpPort, httpPort int) error {
+// writeConfig writes config.xml and users.xml for cfg (its ports resolved), and
+// creates the directories the server expects to exist.
+func writeConfig(l layout, cfg Config) error {
 	for _, dir := range []string{l.root, l.dataDir(), l.tmpDir(), l.logDir()} {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("create %s: %w", dir, err)
@@ -148,8 +166,12 @@ func writeConfig(l layout, tcpPort, httpPort int) error {
 	}
 	data := templateData{
 		Layout:               templateLayout{l},
-		TCPPort:              tcpPort,
-		HTTPPort:             httpPort,
+		TCPPort:              cfg.TCPPort,
+		HTTPPort:             cfg.HTTPPort,
+		SecurePort:           cfg.SecurePort,
+		TLSCertFile:          xmlEscape(cfg.TLSCertFile),
+		TLSKeyFile:           xmlEscape(cfg.TLSKeyFile),
+		Password:             xmlEscape(cfg.Password),
 		MarkCache:            markCacheBytes,
 		UncompressedCache:    uncompressedCacheBytes,
 		MaxServerMemory:      maxServerMemoryBytes,

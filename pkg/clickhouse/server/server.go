@@ -53,6 +53,12 @@ type Config struct {
 	// `clickhouse` binary (run as `clickhouse server`). Empty finds one on PATH,
 	// then in /usr/sbin and /usr/bin.
 	Binary string
+	// TLSCertFile and TLSKeyFile (PEM), when set, open the secure native port
+	// too: SecurePort, 0 picking a free one.
+	TLSCertFile, TLSKeyFile string
+	SecurePort              int
+	// Password is the default user's password; empty is none.
+	Password string
 }
 
 // Server is a ClickHouse server process started by Start. Its ports are fixed at
@@ -121,14 +127,19 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Server, error)
 func (s *Server) startFirst(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wantTCP, wantHTTP := s.cfg.TCPPort, s.cfg.HTTPPort
+	wantTCP, wantHTTP, wantSecure := s.cfg.TCPPort, s.cfg.HTTPPort, s.cfg.SecurePort
+	if s.cfg.TLSCertFile == "" {
+		wantSecure = -1 // no secure port
+	}
 	var err error
 	for attempt := 1; attempt <= freePortAttempts; attempt++ {
-		if s.cfg.TCPPort, s.cfg.HTTPPort, err = pickPorts(wantTCP, wantHTTP); err != nil {
+		ports, err := pickPorts(wantTCP, wantHTTP, wantSecure)
+		if err != nil {
 			return err
 		}
+		s.cfg.TCPPort, s.cfg.HTTPPort, s.cfg.SecurePort = ports[0], ports[1], max(ports[2], 0)
 		err = s.startLocked(ctx)
-		if err == nil || !errors.Is(err, errPortInUse) || wantTCP != 0 || wantHTTP != 0 {
+		if err == nil || !errors.Is(err, errPortInUse) || wantTCP != 0 || wantHTTP != 0 || wantSecure > 0 {
 			return err
 		}
 		s.logger.Info("picked port was taken; picking again", zap.Error(err))
@@ -150,7 +161,7 @@ func (s *Server) Start(ctx context.Context) error {
 var errPortInUse = errors.New("port already in use")
 
 func (s *Server) startLocked(ctx context.Context) error {
-	if err := writeConfig(s.layout, s.cfg.TCPPort, s.cfg.HTTPPort); err != nil {
+	if err := writeConfig(s.layout, s.cfg); err != nil {
 		return fmt.Errorf("clickhouse server: %w", err)
 	}
 	stdout, err := os.OpenFile(s.layout.stdoutLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
@@ -213,6 +224,7 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:         []string{s.addrLocked()},
+		Auth:         clickhouse.Auth{Username: "default", Password: s.cfg.Password},
 		DialTimeout:  pingTimeout,
 		MaxOpenConns: 1,
 	})
@@ -297,6 +309,17 @@ func (s *Server) addrLocked() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.TCPPort))
 }
 
+// SecureAddr is the TLS native protocol address, "127.0.0.1:port", or "" when
+// the server has no certificate.
+func (s *Server) SecureAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.SecurePort == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.SecurePort))
+}
+
 // HTTPAddr is the HTTP interface address, "127.0.0.1:port".
 func (s *Server) HTTPAddr() string {
 	s.mu.Lock()
@@ -363,8 +386,9 @@ func findBinary(explicit string) ([]string, error) {
 	return nil, ErrNotInstalled
 }
 
-// pickPorts returns the wanted ports, replacing zeros with distinct free ports.
-func pickPorts(tcp, http int) (int, int, error) {
+// pickPorts returns the wanted ports, replacing zeros with distinct free ports
+// (a negative one stays as it is: a port not wanted).
+func pickPorts(want ...int) ([]int, error) {
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -375,7 +399,7 @@ func pickPorts(tcp, http int) (int, int, error) {
 		if want != 0 {
 			return want, nil
 		}
-		// Held open until both are picked, so the two differ.
+		// Held open until all are picked, so they differ.
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, fmt.Errorf("clickhouse server: pick a free port: %w", err)
@@ -383,13 +407,13 @@ func pickPorts(tcp, http int) (int, int, error) {
 		listeners = append(listeners, l)
 		return l.Addr().(*net.TCPAddr).Port, nil
 	}
-	tcpPort, err := pick(tcp)
-	if err != nil {
-		return 0, 0, err
+	ports := make([]int, len(want))
+	for i, w := range want {
+		p, err := pick(w)
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
 	}
-	httpPort, err := pick(http)
-	if err != nil {
-		return 0, 0, err
-	}
-	return tcpPort, httpPort, nil
+	return ports, nil
 }
