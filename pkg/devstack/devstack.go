@@ -35,6 +35,10 @@ type Config struct {
 	ClickHouseTCPPort  int // 0: a free port
 	ClickHouseHTTPPort int
 	Sink               config.Sink
+	// InfraOnly runs the broker, the registry and ClickHouse alone: the
+	// stages then run as their own processes (the chaos test and the
+	// whole-pipeline benchmark kill and measure them one by one).
+	InfraOnly bool
 }
 
 // Endpoints says where each part listens.
@@ -90,6 +94,10 @@ func Start(ctx context.Context, cfg Config, reg *prometheus.Registry, logger *za
 	ic := cfg.Ingest
 	ic.Kafka.Brokers = s.broker.Addrs()
 	ic.Registry = config.Registry{URL: s.registry.URL()}
+	s.endpoints = Endpoints{Kafka: s.broker.Addrs()[0], Registry: s.registry.URL()}
+	if cfg.InfraOnly {
+		return s, s.startClickHouse(ctx, cfg, logger)
+	}
 	s.ingest, err = ingest.NewService(ctx, ic, "ingest", reg, logger.Named("ingest"))
 	if err != nil {
 		return s, fmt.Errorf("devstack: ingest: %w", err)
@@ -113,18 +121,12 @@ func Start(ctx context.Context, cfg Config, reg *prometheus.Registry, logger *za
 	if err = s.identity.Start(); err != nil {
 		return s, fmt.Errorf("devstack: identity: %w", err)
 	}
-	s.endpoints = Endpoints{
-		Kafka: s.broker.Addrs()[0], Registry: s.registry.URL(),
-		Ingest: "http://" + s.ingest.Addr(), IngestAdmin: ic.AdminAddr, Identity: "http://" + s.identity.Addr(),
-	}
+	s.endpoints.Ingest, s.endpoints.IngestAdmin, s.endpoints.Identity = "http://"+s.ingest.Addr(), ic.AdminAddr, "http://"+s.identity.Addr()
 	if !cfg.ClickHouse {
 		return s, nil
 	}
-	s.ch, err = chserver.Start(ctx, chserver.Config{
-		DataDir: filepath.Join(cfg.DataDir, "clickhouse"), TCPPort: cfg.ClickHouseTCPPort, HTTPPort: cfg.ClickHouseHTTPPort,
-	}, logger.Named("clickhouse"))
-	if err != nil {
-		return s, fmt.Errorf("devstack: clickhouse: %w", err)
+	if err = s.startClickHouse(ctx, cfg, logger); err != nil {
+		return s, err
 	}
 	sc := cfg.Sink.WithDefaults()
 	sc.Log, sc.Kafka, sc.Registry = ic.Log, ic.Kafka, ic.Registry
@@ -136,8 +138,23 @@ func Start(ctx context.Context, cfg Config, reg *prometheus.Registry, logger *za
 	if err = s.sink.Start(); err != nil {
 		return s, fmt.Errorf("devstack: sink: %w", err)
 	}
-	s.endpoints.ClickHouse, s.endpoints.ClickHouseHTTP = s.ch.Addr(), s.ch.HTTPAddr()
 	return s, nil
+}
+
+// startClickHouse starts the local ClickHouse server when the config asks for it.
+func (s *Stack) startClickHouse(ctx context.Context, cfg Config, logger *zap.Logger) error {
+	if !cfg.ClickHouse {
+		return nil
+	}
+	var err error
+	s.ch, err = chserver.Start(ctx, chserver.Config{
+		DataDir: filepath.Join(cfg.DataDir, "clickhouse"), TCPPort: cfg.ClickHouseTCPPort, HTTPPort: cfg.ClickHouseHTTPPort,
+	}, logger.Named("clickhouse"))
+	if err != nil {
+		return fmt.Errorf("devstack: clickhouse: %w", err)
+	}
+	s.endpoints.ClickHouse, s.endpoints.ClickHouseHTTP = s.ch.Addr(), s.ch.HTTPAddr()
+	return nil
 }
 
 // Endpoints says where each part listens.

@@ -37,6 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Bool(&cfg.ClickHouse, "clickhouse", true, "start a local ClickHouse server (installed by scripts/setup.sh) and the sink")
 	fs.Int(&cfg.ClickHouseTCPPort, "clickhouse-tcp-port", 9000, "local ClickHouse native port")
 	fs.Int(&cfg.ClickHouseHTTPPort, "clickhouse-http-port", 8123, "local ClickHouse HTTP port")
+	fs.Bool(&cfg.InfraOnly, "infra-only", false, "run only the broker, the registry and ClickHouse; start the ingest, identity and sink binaries yourself")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cx360 dev [flags]\n\nRuns the embedded cx360 stack in this process: a Kafka-protocol broker, a schema\nregistry, ingest, identity, a local ClickHouse and the sink, with their data under --data-dir. Ctrl-C stops it cleanly;\nrunning it again resumes with the data intact.\n\n")
 		fs.PrintDefaults()
@@ -64,7 +65,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	ep := stack.Endpoints()
-	fmt.Fprintf(stdout, `cx360 dev stack is up (data in %s)
+	if cfg.InfraOnly {
+		fmt.Fprintf(stdout, `cx360 dev infrastructure is up (data in %s)
+  schema registry   %s
+  kafka             %s
+  clickhouse        %s (native), http://%s (database cx360)
+Start services/ingest, services/identity and services/sink against them. Press Ctrl-C to stop.
+`, cfg.DataDir, ep.Registry, ep.Kafka, orNone(ep.ClickHouse), orNone(ep.ClickHouseHTTP))
+	} else {
+		fmt.Fprintf(stdout, `cx360 dev stack is up (data in %s)
   ingest API        %s/v1/{store|web|app|phone}/events
   health, metrics   http://%s/healthz  /readyz  /metrics
   identity API      %s/v1/customers/{id}   /v1/customers/lookup?type=email&value=...
@@ -73,6 +82,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   clickhouse        %s (native), http://%s (database cx360)
 Press Ctrl-C to stop.
 `, cfg.DataDir, ep.Ingest, ep.IngestAdmin, ep.Identity, ep.Registry, ep.Kafka, orNone(ep.ClickHouse), orNone(ep.ClickHouseHTTP))
+	}
 	if ready != "" {
 		if err := writeEndpoints(ready, ep); err != nil {
 			logger.Warn("writing ready file", zap.Error(err))
