@@ -17,6 +17,7 @@ const usage = `cx360 — customer-360 event pipeline
 Usage:
   cx360 dev     [flags]          run the embedded stack (Kafka, schema registry, ingest) on this machine
   cx360 import  [flags] FILE...  import CSV, TSV or NDJSON files (optionally .gz) into cx.events
+  cx360 gen     [flags]          simulate a retailer's customers and send their events to ingest (or write files)
   cx360 tail    [flags]          print a topic's records decoded from Avro (e.g. --topic events.dlq)
   cx360 help                     show this help
 
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runImport(ctx, args[1:], stdout, stderr)
 	case "tail":
 		err = runTail(ctx, args[1:], stdout, stderr)
+	case "gen":
+		err = runGen(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
