@@ -383,3 +383,23 @@ func TestSplitRevivesAMergedAwayProfile(t *testing.T) {
 	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'split'", 1)
 	e.eventually("SELECT count() FROM cx360.customers FINAL WHERE is_deleted = 0", 2)
 }
+
+// TestMergeChainsAreFlattened merges Z into Y, then Y into X: identity_map
+// must answer X for all three with one argMax lookup (DESIGN.md), though the
+// second merge names only Y.
+func TestMergeChainsAreFlattened(t *testing.T) {
+	e := start(t, nil)
+	e.post("web", `{"event_id":"c1","type":"login","timestamp":"2026-11-01T09:00:00Z","identifiers":{"email":"x@example.com"}}`)
+	e.post("store", `{"event_id":"c2","type":"purchase","timestamp":"2026-11-02T09:00:00Z","identifiers":{"loyalty_id":"L-Y"}}`)
+	e.post("phone", `{"event_id":"c3","type":"call","timestamp":"2026-11-03T09:00:00Z","identifiers":{"phone":"+442079460001"}}`)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 3)
+	e.post("store", `{"event_id":"c4","type":"purchase","timestamp":"2026-11-04T09:00:00Z","identifiers":{"loyalty_id":"L-Y","phone":"+442079460001"}}`)
+	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'merge'", 1)
+	e.post("web", `{"event_id":"c5","type":"login","timestamp":"2026-11-05T09:00:00Z","identifiers":{"email":"x@example.com","loyalty_id":"L-Y"}}`)
+	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'merge'", 2)
+	// Every event's customer, looked up once, is the one live customer.
+	e.eventually(`SELECT uniqExact(if(survivor = '', customer_id, survivor)) FROM (SELECT customer_id FROM cx360.journey_events FINAL)
+		ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id)
+		USING customer_id`, 1)
+	e.eventually("SELECT uniqExact(s) FROM (SELECT argMax(survivor_id, version) AS s FROM cx360.identity_map GROUP BY customer_id)", 1)
+}
