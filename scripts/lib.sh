@@ -97,6 +97,31 @@ disable_system_clickhouse() {
 	fi
 }
 
+# chromium_bin prints the path of Debian's Chromium, or nothing when it is missing.
+chromium_bin() {
+	command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null || true
+}
+
+# ensure_chromium installs Debian's chromium when missing: the report test
+# (pkg/report) renders cx360's HTML report in headless Chromium and checks the
+# page it draws.
+ensure_chromium() {
+	[ -n "$(chromium_bin)" ] && return 0
+	log "installing chromium (Debian package, for the report test)"
+	local out
+	out=$(mktemp)
+	if ! {
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+			as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+	} >"$out" 2>&1; then
+		cat "$out" >&2
+		rm -f "$out"
+		die "installing chromium failed; install Debian's chromium and run this again"
+	fi
+	rm -f "$out"
+	[ -n "$(chromium_bin)" ] || die "chromium was installed but is not on PATH"
+}
+
 # CHDB_DIR holds the Node program that serves chDB (modern ClickHouse as a library,
 # from the npm package chdb) to the Go tests in pkg/clickhouse/chdb.
 CHDB_DIR="$CX360_ROOT/tools/chdb"

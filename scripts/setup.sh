@@ -13,6 +13,7 @@ log "ClickHouse $(clickhouse_version)"
 # chDB: modern ClickHouse as a library (npm), which tests check cx360's SQL against.
 ensure_chdb
 log "chDB (ClickHouse $(chdb_version)) in tools/chdb"
+ensure_chromium # the report test (pkg/report) opens the HTML report in headless Chromium
 log "downloading Go modules"
 go mod download
 log "building bin/cx360 and the services"

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -88,23 +89,51 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// Register adds /healthz, /readyz and /metrics to mux.
-func Register(mux *http.ServeMux, checker *Checker, gatherer prometheus.Gatherer) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		results, ok := checker.Run(r.Context())
-		status := http.StatusOK
-		state := "ready"
-		if !ok {
-			status, state = http.StatusServiceUnavailable, "not ready"
-		}
-		writeJSON(w, status, map[string]any{"status": state, "checks": results})
-	})
-	if gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+// Register adds /healthz, /readyz and /metrics (only with a gatherer) to mux
+// and returns the patterns it added, so that a service can list its routes
+// (its OpenAPI document is checked against them).
+func Register(mux *http.ServeMux, checker *Checker, gatherer prometheus.Gatherer) []string {
+	routes := []route{
+		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})},
+		{"GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			results, ok := checker.Run(r.Context())
+			status := http.StatusOK
+			state := "ready"
+			if !ok {
+				status, state = http.StatusServiceUnavailable, "not ready"
+			}
+			writeJSON(w, status, map[string]any{"status": state, "checks": results})
+		})},
 	}
+	if gatherer != nil {
+		routes = append(routes, route{"GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})})
+	}
+	patterns := make([]string, 0, len(routes))
+	for _, r := range routes {
+		mux.Handle(r.pattern, r.handler)
+		patterns = append(patterns, r.pattern)
+	}
+	return patterns
+}
+
+// StaticJSON serves fixed JSON bytes, such as a service's embedded OpenAPI
+// document at /openapi.json. Like the probes it is unauthenticated: it says
+// how to call an API, not what is in it.
+func StaticJSON(body []byte) http.Handler {
+	length := strconv.Itoa(len(body))
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", length)
+		_, _ = w.Write(body) // the client went away; nothing to do
+	})
+}
+
+// route is one pattern of a ServeMux and its handler.
+type route struct {
+	pattern string
+	handler http.Handler
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/health"
+	"github.com/cx360/cx360/schemas"
 )
 
 // Defaults of ServerConfig.
@@ -74,13 +76,15 @@ type ServerConfig struct {
 	ProduceTimeout time.Duration
 }
 
-// Server is ingest's HTTP API: POST /v1/{channel}/events, plus health and metrics.
+// Server is ingest's HTTP API: POST /v1/{channel}/events, plus health,
+// metrics and its OpenAPI document (schemas/openapi/ingest.json).
 type Server struct {
 	cfg     ServerConfig
 	proc    *Processor
 	metrics *Metrics
 	logger  *zap.Logger
 	srv     *http.Server
+	routes  []string // every pattern on the mux, for Routes
 
 	ln       net.Listener
 	serveErr chan error
@@ -98,8 +102,9 @@ func NewServer(cfg ServerConfig, proc *Processor, checker *health.Checker, gathe
 	}
 	s := &Server{cfg: cfg, proc: proc, metrics: metrics, logger: logger}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/{channel}/events", s.handleEvents)
-	health.Register(mux, checker, gatherer)
+	mux.HandleFunc(eventsPattern, s.handleEvents)
+	mux.Handle(openAPIPattern, health.StaticJSON(schemas.MustOpenAPI(schemas.OpenAPIIngest)))
+	s.routes = append([]string{eventsPattern, openAPIPattern}, health.Register(mux, checker, gatherer)...)
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -110,8 +115,18 @@ func NewServer(cfg ServerConfig, proc *Processor, checker *health.Checker, gathe
 	return s
 }
 
+// Patterns of the API's own routes (health.Register adds the others).
+const (
+	eventsPattern  = "POST /v1/{channel}/events"
+	openAPIPattern = "GET /openapi.json"
+)
+
 // Handler exposes the routes (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+// Routes lists every ServeMux pattern the server answers ("METHOD /path"), so
+// tests can hold the OpenAPI document to exactly this set.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // Start listens and serves in the background; it returns once listening.
 func (s *Server) Start() error {

@@ -126,6 +126,9 @@ func (s *Service) Start() error {
 	return nil
 }
 
+// Routes lists every pattern the API answers (see Server.Routes).
+func (s *Service) Routes() []string { return s.server.Routes() }
+
 // Addr is the API's listening address after Start.
 func (s *Service) Addr() string { return s.server.Addr() }
 

@@ -162,7 +162,7 @@ func (s *Sink) consume(ctx context.Context, topics []string) error {
 	log := s.logger.Named("kafka")
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: s.cfg.Brokers, Dialer: s.cfg.Dialer, GroupID: s.cfg.GroupID, GroupTopics: topics,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
+		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: time.Second, // the broker answers at once when data waits; MaxWait also bounds its answer, and a busy broker past it livelocks kafka-go in read timeouts
 		CommitInterval: 0, // synchronous: a commit means the rows are in ClickHouse
 		StartOffset:    kafkago.FirstOffset,
 		// A sink that died must not hold its partitions for kafka-go's default

@@ -19,6 +19,7 @@ Usage:
   cx360 import  [flags] FILE...  import CSV, TSV or NDJSON files (optionally .gz) into cx.events
   cx360 gen     [flags]          simulate a retailer's customers and send their events to ingest (or write files)
   cx360 tail    [flags]          print a topic's records decoded from Avro (e.g. --topic events.dlq)
+  cx360 report  [flags]          write the customer-experience report (HTML with charts) from ClickHouse
   cx360 help                     show this help
 
 Run "cx360 COMMAND -h" for a command's flags. Every flag can also be set with the
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runTail(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = runReport(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

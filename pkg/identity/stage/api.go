@@ -25,13 +25,24 @@ type API struct {
 	logger *zap.Logger
 }
 
-// Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/customers/lookup", a.lookup)
-	mux.HandleFunc("GET /v1/customers/{id}", a.get)
-	mux.HandleFunc("DELETE /v1/customers/{id}", a.erase)
-	mux.HandleFunc("POST /v1/customers/{id}/split", a.split)
-	mux.HandleFunc("POST /v1/identifiers/{type}/{value}/unlink", a.unlink)
+// Register adds the API's routes to mux and returns their patterns.
+func (a *API) Register(mux *http.ServeMux) []string {
+	routes := []struct {
+		pattern string
+		handler http.HandlerFunc
+	}{
+		{"GET /v1/customers/lookup", a.lookup},
+		{"GET /v1/customers/{id}", a.get},
+		{"DELETE /v1/customers/{id}", a.erase},
+		{"POST /v1/customers/{id}/split", a.split},
+		{"POST /v1/identifiers/{type}/{value}/unlink", a.unlink},
+	}
+	patterns := make([]string, 0, len(routes))
+	for _, r := range routes {
+		mux.HandleFunc(r.pattern, r.handler)
+		patterns = append(patterns, r.pattern)
+	}
+	return patterns
 }
 
 type apiError struct {

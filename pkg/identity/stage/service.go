@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,14 +17,17 @@ import (
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/identity"
+	"github.com/cx360/cx360/schemas"
 )
 
-// Service is the identity service: the stage, its API on 8082 and an admin server.
+// Service is the identity service: the stage, its API on 8082 (described by
+// schemas/openapi/identity.json) and an admin server.
 type Service struct {
 	cfg    config.Identity
 	logger *zap.Logger
 	stage  *Stage
 	srv    *http.Server
+	routes []string // every pattern on the API's mux, for Routes
 	admin  *health.AdminServer
 	ln     net.Listener
 
@@ -56,15 +60,17 @@ func NewService(ctx context.Context, cfg config.Identity, reg *prometheus.Regist
 	checker.Add("kafka", st.cluster.Ping)
 	checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 	mux := http.NewServeMux()
-	(&API{stage: st, region: cfg.DefaultRegion, logger: logger}).Register(mux)
-	health.Register(mux, checker, gatherer)
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+	routes := (&API{stage: st, region: cfg.DefaultRegion, logger: logger}).Register(mux)
+	routes = append(routes, health.Register(mux, checker, gatherer)...)
+	mux.HandleFunc(statusPattern, func(w http.ResponseWriter, _ *http.Request) {
 		var stats any
 		st.Read(func(g *identity.Graph) { stats = g.Stats() })
 		writeJSON(w, http.StatusOK, map[string]any{"active": st.Active(), "processed": st.Processed(), "graph": stats})
 	})
+	mux.Handle(openAPIPattern, health.StaticJSON(schemas.MustOpenAPI(schemas.OpenAPIIdentity)))
+	routes = append(routes, statusPattern, openAPIPattern)
 	s := &Service{
-		cfg: cfg, logger: logger, stage: st,
+		cfg: cfg, logger: logger, stage: st, routes: routes,
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(logger.Named("http"))},
 	}
 	if cfg.AdminAddr != "" {
@@ -72,6 +78,16 @@ func NewService(ctx context.Context, cfg config.Identity, reg *prometheus.Regist
 	}
 	return s, nil
 }
+
+// Patterns of the service's own routes (API.Register and health.Register add the others).
+const (
+	statusPattern  = "GET /v1/status"
+	openAPIPattern = "GET /openapi.json"
+)
+
+// Routes lists every ServeMux pattern the API answers ("METHOD /path"), so
+// tests can hold the OpenAPI document to exactly this set.
+func (s *Service) Routes() []string { return slices.Clone(s.routes) }
 
 // Stage is the running stage (tests and the dev stack read it).
 func (s *Service) Stage() *Stage { return s.stage }

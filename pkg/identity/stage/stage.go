@@ -468,7 +468,7 @@ func (s *Stage) partitions(ctx context.Context) ([]int, error) {
 func (s *Stage) read(ctx context.Context, partition int, offset int64, in chan<- kafkago.Message) error {
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: s.cluster.Brokers, Dialer: s.cluster.Dialer(), Topic: s.topics.Events, Partition: partition,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMax: time.Second,
+		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: time.Second, ReadBackoffMax: time.Second, // see the sink: MaxWait bounds the answer too
 	})
 	defer r.Close()
 	if offset <= 0 {
