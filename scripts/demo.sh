@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The README's first command. Installs what cx360 needs, starts the embedded
-# stack (Kafka-protocol broker, schema registry, ingest, identity) on this
-# machine, sends one customer's cross-channel week plus some bad records through
-# the real HTTP API, and shows what landed on Kafka, decoded from Avro:
-# normalised events on cx.events, every rejected item with its reason on
-# cx.events.dlq, and identity's work: journeys, merges and the unified profile.
-#   KEEP=1 scripts/demo.sh   leaves the stack running afterwards.
+# stack (Kafka-protocol broker, schema registry, ingest, identity, ClickHouse,
+# sink) on this machine, sends one customer's cross-channel week plus some bad
+# records through the real HTTP API and shows what landed on Kafka, decoded from
+# Avro: normalised events, every rejected item with its reason, identity's
+# journeys, merges and the unified profile. Then it generates a realistic
+# retailer (cx360 gen), waits until every event is in ClickHouse, and writes the
+# customer-experience report: an HTML page with charts, and a text summary.
+#   KEEP=1 scripts/demo.sh                 leaves the stack running afterwards
+#   CX360_DEMO_CUSTOMERS=5000 scripts/demo.sh   a bigger retailer
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$CX360_ROOT"
@@ -13,6 +16,7 @@ cd "$CX360_ROOT"
 "$CX360_ROOT/scripts/setup.sh"
 
 DATA=${CX360_DEMO_DATA:-$CX360_ROOT/.cx360/demo}
+CUSTOMERS=${CX360_DEMO_CUSTOMERS:-2000}
 rm -rf "$DATA" && mkdir -p "$DATA"
 log "starting the dev stack (data in $DATA)"
 bin/cx360 dev --data-dir "$DATA" --ready-file "$DATA/ready.json" --log-level warn >"$DATA/dev.log" 2>&1 &
@@ -66,20 +70,28 @@ log "Ann's unified profile (GET /v1/customers/lookup?type=email&value=Ann.Smith@
 curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com" | python3 -m json.tool 2>/dev/null \
 	|| curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com"
 echo
-if command -v clickhouse-client >/dev/null 2>&1; then
-	q() { clickhouse-client --host 127.0.0.1 --port 9000 --format PrettyCompactMonoBlock --query "$1"; }
-	log "ClickHouse (the sink writes every journey, profile and change into database cx360):"
-	for _ in $(seq 1 150); do
-		n=$(clickhouse-client --host 127.0.0.1 --port 9000 --query "SELECT count() FROM cx360.journey_events FINAL" 2>/dev/null || echo 0)
-		[ "${n:-0}" -ge 10 ] && break
-		sleep 0.2
-	done
-	q "SELECT phase, channel, count() AS events FROM cx360.journey_events FINAL GROUP BY phase, channel ORDER BY phase, channel"
-	q "SELECT if(survivor = '', customer_id, survivor) AS customer, count() AS events, groupUniqArray(channel) AS channels, sum(ifNull(order_total, 0)) AS spend
-	   FROM (SELECT customer_id, channel, order_total FROM cx360.journey_events FINAL)
-	   ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id) USING customer_id
-	   GROUP BY customer ORDER BY events DESC"
-fi
+log "a realistic retailer: $CUSTOMERS customers over four weeks, sent through the ingest API (cx360 gen)"
+bin/cx360 gen --customers "$CUSTOMERS" --seed 7 --truth "$DATA/truth.json"
+echo
+# Everything on cx.events must reach ClickHouse: every event once, after FINAL.
+want=$(bin/cx360 tail --topic events --max 0 --format brief | wc -l)
+log "waiting until ClickHouse holds all $want events (identity, then the sink)"
+q() { clickhouse-client --host 127.0.0.1 --port 9000 --query "$1" 2>/dev/null || echo 0; }
+for _ in $(seq 1 600); do
+	n=$(q "SELECT count() FROM cx360.journey_events FINAL")
+	printf '\r  %s of %s events in ClickHouse' "$n" "$want"
+	[ "${n:-0}" -ge "$want" ] && break
+	sleep 0.5
+done
+echo
+[ "${n:-0}" -ge "$want" ] || die "ClickHouse holds $n of $want events after 5 minutes; see $DATA/dev.log"
+# Profiles follow their events within the identity stage's profile interval.
+sleep 2
+echo
+log "the customer-experience report (journey phases, satisfaction, contact centre, friction, one journey, identity merges):"
+bin/cx360 report --clickhouse-addr 127.0.0.1:9000 --out "$DATA/report.html"
+echo
+log "open it:  xdg-open $DATA/report.html   (a single file: no network needed)"
 echo
 if [ "${KEEP:-0}" = 1 ]; then
 	log "the stack keeps running (pid $dev_pid): try  curl -XPOST localhost:8080/v1/web/events -d '{...}'  and  bin/cx360 tail"
