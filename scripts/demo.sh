@@ -85,8 +85,15 @@ for _ in $(seq 1 600); do
 done
 echo
 [ "${n:-0}" -ge "$want" ] || die "ClickHouse holds $n of $want events after 5 minutes; see $DATA/dev.log"
-# Profiles follow their events within the identity stage's profile interval.
-sleep 2
+# Profiles and identity changes follow their events within the identity stage's
+# profile interval: wait until they stop changing.
+last=""
+for _ in $(seq 1 60); do
+	now=$(q "SELECT concat(toString(count()), '/', toString(sum(is_deleted))) FROM cx360.customers FINAL")/$(q "SELECT count() FROM cx360.identity_changes")
+	[ "$now" = "$last" ] && break
+	last=$now
+	sleep 1
+done
 echo
 log "the customer-experience report (journey phases, satisfaction, contact centre, friction, one journey, identity merges):"
 bin/cx360 report --clickhouse-addr 127.0.0.1:9000 --out "$DATA/report.html"
