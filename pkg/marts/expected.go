@@ -223,6 +223,67 @@ func Expected() map[string][]Case {
 			},
 		}},
 
+		"revenue_by_month": {{
+			// Order events of the journey (d1 and e2 are erased; a3 with its
+			// newest total, 120):
+			//   02 store  c1 40                                    → 1 purchase, 40
+			//   03 store  a3 120, b3 250, c2 60 (ann, bob, cara)   → 3, 430;
+			//             return b7 -50                            → 1, 50; net 380
+			//   04 web    g3 60 (order_completed)                  → 1, 60
+			//   05 store  i2 700                                   → 1, 700
+			//   06 store  a5 80, h2 30 (ann, hal)                  → 2, 110
+			Columns: []string{"month", "channel", "purchases", "buyers", "revenue", "returns", "returned", "net_revenue"},
+			Rows: [][]string{
+				{"2024-02-01", "store", "1", "1", "40", "0", "0", "40"},
+				{"2024-03-01", "store", "3", "3", "430", "1", "50", "380"},
+				{"2024-04-01", "web", "1", "1", "60", "0", "0", "60"},
+				{"2024-05-01", "store", "1", "1", "700", "0", "0", "700"},
+				{"2024-06-01", "store", "2", "2", "110", "0", "0", "110"},
+			},
+		}},
+
+		"calls_by_hour": {{
+			// The 7 inbound calls (b9 is outbound, d3 erased; g4 has no
+			// direction, so it is inbound):
+			//    9  b4 resolved wait 200, b5 abandoned      → 2, 1, 1, 50, ASA 200
+			//   10  g4 hangup (abandoned), g5 wait 100      → 2, 1, 1, 50, ASA 100
+			//   14  c3 wait 60, c5 wait 240                 → 2, 2, 0, 0, ASA 150
+			//   15  a7 wait 190                             → 1, 1, 0, 0, ASA 190
+			// Shares: 100 x 2 / 7 = 28.57, 100 x 1 / 7 = 14.29.
+			Columns: []string{"hour", "offered", "answered_calls", "abandoned_calls", "abandonment_pct", "asa_seconds", "share_of_calls_pct"},
+			Rows: [][]string{
+				{"9", "2", "1", "1", "50", "200", "28.57"},
+				{"10", "2", "1", "1", "50", "100", "28.57"},
+				{"14", "2", "2", "0", "0", "150", "28.57"},
+				{"15", "1", "1", "0", "0", "190", "14.29"},
+			},
+		}},
+
+		"repeat_callers": {{
+			// Inbound calls per live customer: ann 1 (a7), bob 2 (b4, b5; b9
+			// is outbound), cara 2 (c3, c5), gus 2 (g4, g5); dan is erased.
+			// The fixture's events carry no identifiers, so nobody is
+			// anonymous: 4 callers, 3 repeat → 75; 7 calls / 4 = 1.75.
+			Columns: []string{"callers", "repeat_callers", "repeat_caller_pct", "calls_per_caller", "anonymous_calls"},
+			Rows:    [][]string{{"4", "3", "75", "1.75", "0"}},
+		}},
+
+		"customers_by_channel": {{
+			// Per channel (journey_phases' events, by channel):
+			//   app    b2, a6, c6                                  → 3 events; bob, ann, cara
+			//   phone  a7 b4 b5 b9 c3 c5 g4 g5                     → 8; ann, bob, cara, gus
+			//   store  a3 a5 b3 b7 c1 c2 g2 h2 i2                  → 9; ann bob cara gus hal ivy
+			//   web    a1 a2 a4 b1 b6 b8 c4 c7 c8 g1 g3 g6 g7 g8 h1 i1 → 16; all six
+			// No identifiers in the fixture: nobody is anonymous.
+			Columns: []string{"channel", "events", "customers", "identified_customers", "anonymous_customers"},
+			Rows: [][]string{
+				{"app", "3", "3", "3", "0"},
+				{"phone", "8", "4", "4", "0"},
+				{"store", "9", "6", "6", "0"},
+				{"web", "16", "6", "6", "0"},
+			},
+		}},
+
 		"journey_phases": {{
 			// pre_visit (7): app b2; web a1 a2 b1 g1 h1 i1 (ann bob gus hal ivy)
 			//   → 100 x 1 / 7 = 14.29, 100 x 6 / 7 = 85.71
