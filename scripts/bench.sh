@@ -31,6 +31,8 @@ log "sink freshness: Kafka acknowledgement → queryable in ClickHouse at 10k ev
 go test -run '^$' -bench 'BenchmarkFreshness$' -benchtime 1x -count "$COUNT" ./pkg/sink/ | tee -a "$out"
 log "real data: Online Retail (541,909 rows) file → ClickHouse through the whole pipeline vs clickhouse-client inserting the same rows"
 go test -run '^$' -bench 'BenchmarkImportOnlineRetail$|BenchmarkRawClientInsertOnlineRetail$' -benchtime 1x -count "$COUNT" ./pkg/realdata/ | tee -a "$out"
+log "whole pipeline as four processes (infra, ingest, identity, sink): events/s end to end, freshness 202 → queryable, peak RSS per process"
+go test -run '^$' -bench 'BenchmarkPipeline$' -benchtime 1x -count 1 -timeout 30m ./pkg/e2e/ | tee -a "$out"
 log "normalisers"
 go test -run '^$' -bench . -benchmem ./pkg/normalize/ | tee -a "$out"
 
@@ -47,6 +49,13 @@ function median(arr, n,   i, j, t) {
 		if ($(i+1) == "ns/op")    { m[name]++; ns[name, m[name]] = $i }
 		if ($(i+1) == "allocs/op") { allocs[name] = $i }
 		if ($(i+1) == "B/identifier") { bpi = $i }
+		if (name == "BenchmarkPipeline") {
+			if ($(i+1) == "events/s") pe = $i
+			if ($(i+1) == "p50-ms") pp50 = $i
+			if ($(i+1) == "p99-ms") pp99 = $i
+			if ($(i+1) ~ /^MB-/) { rss = rss sprintf("%s %.0f MB, ", substr($(i+1), 4), $i) }
+			continue
+		}
 		if ($(i+1) == "p50-ms") { f50n++; f50[f50n] = $i }
 		if ($(i+1) == "p99-ms") { f99n++; f99[f99n] = $i }
 	}
@@ -77,5 +86,6 @@ END {
 	split("", a); for (i = 1; i <= n["BenchmarkRawClientInsertOnlineRetail"]; i++) a[i] = ev["BenchmarkRawClientInsertOnlineRetail", i]
 	rc = median(a, n["BenchmarkRawClientInsertOnlineRetail"])
 	if (rc > 0) printf "| real data: Online Retail (541,909 rows) gzipped CSV → mapping → ingest → identity → sink → ClickHouse | %.0f rows/s | %.0f rows/s (clickhouse-client CSVWithNames of the same rows into a plain table) | %.2f |\n", rd, rc, rd / rc
+	if (pe > 0) printf "| whole pipeline, four processes on 2 cores: ingest → identity → sink → ClickHouse | %.0f events/s; freshness at ~2k events/s p50 %.0f ms, p99 %.0f ms | (each stage against its raw baseline: rows above) | |\n| peak RSS per process (whole-pipeline run) | %s | | |\n", pe, pp50, pp99, rss
 	if (bpi > 0) printf "| identity graph memory, 1M identifiers | %.0f bytes/identifier | | |\n", bpi
 }' "$out"

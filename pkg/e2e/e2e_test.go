@@ -226,7 +226,7 @@ func startStack(ctx context.Context, t *testing.T) *devstack.Stack {
 }
 
 // waitFor polls a single-number query until it answers want.
-func waitFor(ctx context.Context, t *testing.T, ch *clickhouse.Client, query string, want uint64) {
+func waitFor(ctx context.Context, t testing.TB, ch *clickhouse.Client, query string, want uint64) {
 	t.Helper()
 	var got uint64
 	last := time.Now()
@@ -246,7 +246,7 @@ func waitFor(ctx context.Context, t *testing.T, ch *clickhouse.Client, query str
 	}
 }
 
-func queryStrings(ctx context.Context, t *testing.T, ch *clickhouse.Client, query string) []string {
+func queryStrings(ctx context.Context, t testing.TB, ch *clickhouse.Client, query string) []string {
 	t.Helper()
 	rows, err := ch.Query(ctx, query)
 	if err != nil {

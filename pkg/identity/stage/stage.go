@@ -257,6 +257,14 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 		stopReading()
 		return err
 	}
+	// Where the input ended when this instance took over: once resolved up
+	// to there, the instance reconciles what earlier instances published.
+	resumeEnd, err := s.highWatermarks(ctx, partitions)
+	if err != nil {
+		stopReading()
+		return err
+	}
+	reconciled := false
 	for _, p := range partitions {
 		readers.Add(1)
 		go func() {
@@ -404,6 +412,15 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 			cmd.done <- commandResult{res, err}
 			continue
 		case <-ticker.C:
+			if !reconciled && caughtUp(offsets, resumeEnd) {
+				if err := drain(); err != nil {
+					return err
+				}
+				if err := s.reconcile(ctx); err != nil {
+					return err
+				}
+				reconciled = true
+			}
 			if time.Since(lastSnap) >= s.cfg.SnapshotInterval {
 				if err := snapshot(); err != nil {
 					return err
@@ -443,6 +460,100 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 			}
 		}
 	}
+}
+
+// highWatermarks returns each partition's end offset on the input topic.
+func (s *Stage) highWatermarks(ctx context.Context, partitions []int) (map[int]int64, error) {
+	transport := s.cluster.Transport("cx360-identity", 0)
+	defer transport.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(s.cluster.Brokers...), Transport: transport}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for _, p := range partitions {
+		req.Topics[s.topics.Events] = append(req.Topics[s.topics.Events], kafkago.LastOffsetOf(p))
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("identity: end offsets of %s: %w", s.topics.Events, err)
+	}
+	out := map[int]int64{}
+	for _, po := range resp.Topics[s.topics.Events] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("identity: end offset of %s/%d: %w", s.topics.Events, po.Partition, po.Error)
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out, nil
+}
+
+// caughtUp reports whether every partition was resolved up to its end.
+func caughtUp(offsets, end map[int]int64) bool {
+	for p, e := range end {
+		if offsets[p] < e {
+			return false
+		}
+	}
+	return true
+}
+
+// reconcile makes cx.customers agree with the graph after a takeover.
+//
+// Why: the graph is a deterministic function of the events, but the
+// intermediate outputs are not. An instance killed after publishing a
+// profile and before its next snapshot leaves that profile on the topic; its
+// successor replays from the snapshot, and when the replay resolves the same
+// events in another interleaving of partitions, the short-lived customer may
+// never exist in it — so nobody tombstones it or reports its merge. Once the
+// successor has resolved everything its predecessor saw, every id the topic
+// still holds live and the graph does not is tombstoned, with a merge change
+// naming its survivor when the graph knows one.
+func (s *Stage) reconcile(ctx context.Context) error {
+	msgs, err := s.cluster.Snapshot(ctx, s.topics.Customers, 0)
+	if err != nil {
+		return fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.Customers, err)
+	}
+	live := map[string]bool{}
+	for _, m := range msgs { // by partition, then offset: a key's last record wins
+		live[string(m.Key)] = m.Value != nil
+	}
+	ids := make([]string, 0, len(live))
+	for id, ok := range live {
+		if ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	now := time.Now().UTC()
+	var out []kafkago.Message
+	var changes []identity.Change
+	s.mu.RLock()
+	for _, id := range ids {
+		p, ok := s.graph.Profile(id)
+		if ok && p.CustomerID == id {
+			continue
+		}
+		out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(id), Value: nil})
+		if ok {
+			changes = append(changes, identity.Change{
+				ID: "reconcile-" + id + "-" + p.CustomerID, Kind: identity.ChangeMerge, CustomerID: p.CustomerID,
+				RelatedIDs: []string{id}, Identifiers: []event.Identifier{}, At: now, Version: p.Version,
+				Reason: "reconciled: published by an earlier instance, merged in the replay after its restart",
+			})
+		}
+	}
+	s.mu.RUnlock()
+	if out, err = s.appendChanges(out, changes); err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.prod.Produce(pctx, out...); err != nil {
+		return fmt.Errorf("identity: producing reconciled profiles: %w", err)
+	}
+	s.logger.Info("identity: reconciled customers published by an earlier instance", zap.Int("tombstoned", len(out)-len(changes)), zap.Int("merges", len(changes)))
+	return nil
 }
 
 func (s *Stage) partitions(ctx context.Context) ([]int, error) {
