@@ -80,10 +80,14 @@ func NewService(ctx context.Context, cfg config.Sink, reg *prometheus.Registry, 
 		return nil, errors.Join(err, ch.Close())
 	}
 	prod := cluster.NewProducer(kafka.WriterConfig{BatchTimeout: cfg.Kafka.BatchTimeout}, logger)
+	var metrics *Metrics
+	if reg != nil {
+		metrics = NewMetrics(reg)
+	}
 	s := New(Config{
 		Brokers: cfg.Kafka.Brokers, Dialer: cluster.Dialer(), GroupID: cfg.GroupID, JourneysTopic: topics.Journeys, CustomersTopic: topics.Customers,
 		ChangesTopic: topics.IdentityChanges, DLQTopic: topics.DLQ, BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushInterval,
-		IsRetryable: clickhouse.IsRetryable,
+		IsRetryable: clickhouse.IsRetryable, Metrics: metrics,
 	}, ch, serde, dlq, prod, logger)
 	svc := &Service{cfg: cfg, logger: logger, ch: ch, prod: prod, sink: s}
 	if cfg.AdminAddr != "" {

@@ -44,6 +44,7 @@ type Config struct {
 	FlushInterval   time.Duration // or when its oldest record waited this long
 	IsRetryable     func(error) bool
 	MaxRetryBackoff time.Duration
+	Metrics         *Metrics // nil records nothing
 }
 
 // Defaults.
@@ -275,6 +276,7 @@ func (s *Sink) consume(ctx context.Context, topics []string) error {
 // write decodes a batch of records into rows, inserts every table's rows,
 // applies erasures, and only then commits the records' offsets.
 func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Message) error {
+	began := time.Now()
 	batches, err := s.decode(ctx, msgs)
 	if err != nil {
 		return err
@@ -292,7 +294,7 @@ func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Mess
 		}
 	}
 	if b := batches[TableMap]; b != nil && len(b.rows) > 0 {
-		if err := s.retry(ctx, "flattening identity_map", func() error { return s.flattenIdentityMap(ctx) }); err != nil {
+		if err := s.retry(ctx, "flatten_identity_map", func() error { return s.flattenIdentityMap(ctx) }); err != nil {
 			return err
 		}
 	}
@@ -302,6 +304,11 @@ func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Mess
 	if err := r.CommitMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("committing offsets: %w", err)
 	}
+	byTopic := map[string]int{}
+	for _, m := range msgs {
+		byTopic[m.Topic]++
+	}
+	s.cfg.Metrics.batchWritten(byTopic, time.Since(began), r.Stats().Lag)
 	return nil
 }
 
@@ -416,6 +423,7 @@ func (s *Sink) insert(ctx context.Context, table string, cols []string, rows [][
 			return backoff.Permanent(err)
 		}
 		if err != nil {
+			s.cfg.Metrics.retried("insert")
 			s.logger.Warn("sink: ClickHouse unavailable; retrying", zap.String("table", table), zap.Int("rows", len(rows)), zap.Error(err))
 		}
 		return err
@@ -429,6 +437,7 @@ func (s *Sink) insert(ctx context.Context, table string, cols []string, rows [][
 		s.mu.Lock()
 		s.written[table] += int64(len(rows))
 		s.mu.Unlock()
+		s.cfg.Metrics.rowsWritten(table, len(rows))
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -548,6 +557,7 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 			return backoff.Permanent(err)
 		}
 		if err != nil {
+			s.cfg.Metrics.retried(what)
 			s.logger.Warn("sink: ClickHouse unavailable; retrying", zap.String("what", what), zap.Error(err))
 		}
 		return err
@@ -588,6 +598,7 @@ func (s *Sink) erase(ctx context.Context, b *pending) error {
 }
 
 func (s *Sink) deadLetter(ctx context.Context, m kafkago.Message, code string, cause error) error {
+	s.cfg.Metrics.deadLettered(code)
 	s.logger.Warn("sink: dead-lettering a record", zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.String("code", code), zap.Error(cause))
 	native := map[string]any{
 		"id":          fmt.Sprintf("sink-%s-%d-%d", m.Topic, m.Partition, m.Offset),

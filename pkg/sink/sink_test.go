@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
@@ -27,12 +29,13 @@ import (
 )
 
 type env struct {
-	t      *testing.T
-	srv    *server.Server
-	ep     devstack.Endpoints
-	ch     *clickhouse.Client
-	cancel context.CancelFunc
-	done   chan error
+	t       *testing.T
+	metrics *prometheus.Registry
+	srv     *server.Server
+	ep      devstack.Endpoints
+	ch      *clickhouse.Client
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // start runs the embedded pipeline (broker, registry, ingest, identity), a real
@@ -81,13 +84,14 @@ func start(t *testing.T, store func(*clickhouse.Client) sink.Store) *env {
 	if store != nil {
 		st = store(ch)
 	}
+	reg := prometheus.NewRegistry()
 	s := sink.New(sink.Config{
 		Brokers: []string{ep.Kafka}, GroupID: "cx360-sink", JourneysTopic: "cx.journeys", CustomersTopic: "cx.customers",
 		ChangesTopic: "cx.identity.changes", DLQTopic: "cx.events.dlq", BatchRows: 1000, FlushInterval: 200 * time.Millisecond,
-		IsRetryable: clickhouse.IsRetryable, MaxRetryBackoff: 500 * time.Millisecond,
+		IsRetryable: clickhouse.IsRetryable, MaxRetryBackoff: 500 * time.Millisecond, Metrics: sink.NewMetrics(reg),
 	}, st, serde, dlq, prod, zap.NewNop())
 	rctx, rcancel := context.WithCancel(context.Background())
-	e := &env{t: t, srv: srv, ep: ep, ch: ch, cancel: rcancel, done: make(chan error, 1)}
+	e := &env{t: t, metrics: reg, srv: srv, ep: ep, ch: ch, cancel: rcancel, done: make(chan error, 1)}
 	go func() { e.done <- s.Run(rctx) }()
 	t.Cleanup(func() {
 		rcancel()
@@ -211,6 +215,43 @@ func TestPoisonRowGoesToTheDLQAloneAndTheBatchLands(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The metrics say the same: one dead letter for its reason, eight journey rows.
+	if n, err := testutil.GatherAndCount(e.metrics, "cx360_sink_dlq_records_total"); err != nil || n != 1 {
+		t.Errorf("cx360_sink_dlq_records_total series: %d, %v; want 1", n, err)
+	}
+	want := `
+# HELP cx360_sink_dlq_records_total Records dead-lettered, by reason code.
+# TYPE cx360_sink_dlq_records_total counter
+cx360_sink_dlq_records_total{code="rejected_by_clickhouse"} 1
+`
+	if err := testutil.GatherAndCompare(e.metrics, strings.NewReader(want), "cx360_sink_dlq_records_total"); err != nil {
+		t.Error(err)
+	}
+	if got := seriesValue(t, e.metrics, "cx360_sink_rows_total", "table", sink.TableJourneys); got != 8 {
+		t.Errorf("cx360_sink_rows_total{table=%q} = %v, want 8", sink.TableJourneys, got)
+	}
+}
+
+// seriesValue returns the value of the series of name whose label has value.
+func seriesValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }
 
 func TestErasureDeletesRowsAndKeepsAnAudit(t *testing.T) {
