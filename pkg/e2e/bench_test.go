@@ -195,16 +195,27 @@ func peakRSSMB(pid int) float64 {
 	return 0
 }
 
-// childPID is the first child of pid (the infrastructure's ClickHouse server).
+// childPID is the first child of pid (the infrastructure's ClickHouse
+// server), found by the parent id in /proc/*/stat.
 func childPID(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		if f := strings.Fields(rest); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			return n
+		}
 	}
-	n, _ := strconv.Atoi(f[0])
-	return n
+	return 0
 }
