@@ -565,8 +565,8 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 }
 
 // erase deletes the rows of erased customers (every id that pointed at them)
-// from the journey, customer and identity-map tables; the erasures table keeps
-// the audit row without personal data.
+// from the journey, customer, identity-map and identity-change tables; the
+// erasures table and the erase change keep the audit without personal data.
 func (s *Sink) erase(ctx context.Context, b *pending) error {
 	if b == nil {
 		return nil
@@ -585,6 +585,9 @@ func (s *Sink) erase(ctx context.Context, b *pending) error {
 		"ALTER TABLE cx360.journey_events DELETE WHERE has(?, customer_id)",
 		"ALTER TABLE cx360.customers DELETE WHERE has(?, customer_id)",
 		"ALTER TABLE cx360.identity_map DELETE WHERE has(?, customer_id) OR has(?, survivor_id)",
+		// Links and merges name the customer's identifiers; the erasure's own
+		// change carries none and stays, next to the audit row.
+		"ALTER TABLE cx360.identity_changes DELETE WHERE kind != 'erase' AND (has(?, customer_id) OR hasAny(related_ids, ?))",
 	} {
 		args := []any{ids}
 		if strings.Count(q, "?") == 2 {

@@ -276,6 +276,10 @@ func TestErasureDeletesRowsAndKeepsAnAudit(t *testing.T) {
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE has(identifier_values, 'ann@example.com')", 0)
 	e.eventually("SELECT count() FROM cx360.customers FINAL WHERE has(identifier_values, 'ann@example.com')", 0)
 	e.eventually("SELECT count() FROM cx360.erasures WHERE customer_id = '"+p.CustomerID+"'", 1)
+	// The identity changes kept the identifiers too: only the erasure's own row, without them, stays.
+	e.eventually("SELECT count() FROM cx360.identity_changes WHERE has(identifier_values, 'ann@example.com')", 0)
+	e.eventually("SELECT count() FROM cx360.identity_changes WHERE customer_id = '"+p.CustomerID+"' AND kind = 'erase' AND empty(identifier_values)", 1)
+	e.eventually("SELECT count() FROM cx360.identity_changes WHERE has(identifier_values, 'bob@example.com')", 1)
 }
 
 // TestClickHouseDownForThirtySeconds stops ClickHouse in the middle of a load
