@@ -301,8 +301,8 @@ func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Mess
 	if err := s.erase(ctx, batches[TableErasures]); err != nil {
 		return err
 	}
-	if err := r.CommitMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("committing offsets: %w", err)
+	if err := s.commit(ctx, r, msgs); err != nil {
+		return err
 	}
 	byTopic := map[string]int{}
 	for _, m := range msgs {
@@ -310,6 +310,36 @@ func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Mess
 	}
 	s.cfg.Metrics.batchWritten(byTopic, time.Since(began), r.Stats().Lag)
 	return nil
+}
+
+// commitWait bounds the retries of one commit: past it the batch is left
+// uncommitted, and its records come again after the next rebalance.
+const commitWait = 30 * time.Second
+
+// commit commits the batch's offsets, retrying while the broker is away. A
+// commit that still fails (the broker restarted and the group moved to a new
+// generation, say) is not fatal: the rows are in ClickHouse, the records are
+// delivered again and replace them, and the next batch's commit covers these
+// offsets too. Only the end of ctx stops the sink here.
+func (s *Sink) commit(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Message) error {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, commitWait
+	err := backoff.Retry(func() error {
+		err := r.CommitMessages(ctx, msgs...)
+		if err != nil && ctx.Err() == nil {
+			s.cfg.Metrics.retried("commit")
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		s.logger.Warn("sink: offsets not committed; the records will be read again and their rows replaced", zap.Int("records", len(msgs)), zap.Error(err))
+		return nil
+	}
 }
 
 // decode turns records into per-table rows on every core, keeping record order.

@@ -511,13 +511,13 @@ func (s *Stage) reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.Customers, err)
 	}
-	live := map[string]bool{}
+	last := map[string][]byte{}
 	for _, m := range msgs { // by partition, then offset: a key's last record wins
-		live[string(m.Key)] = m.Value != nil
+		last[string(m.Key)] = m.Value
 	}
-	ids := make([]string, 0, len(live))
-	for id, ok := range live {
-		if ok {
+	ids := make([]string, 0, len(last))
+	for id, v := range last {
+		if v != nil {
 			ids = append(ids, id)
 		}
 	}
@@ -533,9 +533,13 @@ func (s *Stage) reconcile(ctx context.Context) error {
 		}
 		out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(id), Value: nil})
 		if ok {
+			// Versions count per profile: this change must outrank every
+			// change that named the id while it was live, whose versions
+			// are at most its last published profile's.
+			version := max(p.Version, s.publishedVersion(ctx, last[id])) + 1
 			changes = append(changes, identity.Change{
 				ID: "reconcile-" + id + "-" + p.CustomerID, Kind: identity.ChangeMerge, CustomerID: p.CustomerID,
-				RelatedIDs: []string{id}, Identifiers: []event.Identifier{}, At: now, Version: p.Version,
+				RelatedIDs: []string{id}, Identifiers: []event.Identifier{}, At: now, Version: version,
 				Reason: "reconciled: published by an earlier instance, merged in the replay after its restart",
 			})
 		}
@@ -554,6 +558,18 @@ func (s *Stage) reconcile(ctx context.Context) error {
 	}
 	s.logger.Info("identity: reconciled customers published by an earlier instance", zap.Int("tombstoned", len(out)-len(changes)), zap.Int("merges", len(changes)))
 	return nil
+}
+
+// publishedVersion is the version of a profile record on cx.customers, or 0
+// when it cannot be decoded.
+func (s *Stage) publishedVersion(ctx context.Context, value []byte) int64 {
+	native, _, err := s.serde.Decode(ctx, value)
+	if err != nil {
+		return 0
+	}
+	m, _ := native.(map[string]any)
+	v, _ := m["version"].(int64)
+	return v
 }
 
 func (s *Stage) partitions(ctx context.Context) ([]int, error) {
