@@ -416,6 +416,16 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 				if err := drain(); err != nil {
 					return err
 				}
+				// Publish what this instance owes first: an id merged since
+				// the last profile flush is not yet tombstoned, and must not
+				// look like a predecessor's leftover.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				err := s.flushProfiles(fctx)
+				cancel()
+				if err != nil {
+					broken = true
+					return err
+				}
 				if err := s.reconcile(ctx); err != nil {
 					return err
 				}
