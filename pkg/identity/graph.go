@@ -126,6 +126,8 @@ type Graph struct {
 	survivor   map[string]string    // id no longer live → where its identifiers went
 	bySig      map[string]*evidence // evidence by identifier set
 	suppressed map[string]bool      // evidence signatures removed by a split
+	// floor is the lowest version this epoch assigns (see SetEpoch).
+	floor int64
 }
 
 // NewGraph returns an empty graph.
@@ -204,7 +206,7 @@ func (g *Graph) Apply(e *event.Event) Result {
 		var agg aggregate
 		agg.add(e)
 		id := uuid.NewSHA1(Namespace, []byte("event:"+e.EventID)).String()
-		p := agg.profile(id, 1, blockedIdentifiers(e), nil, e.ReceivedAt)
+		p := agg.profile(id, g.nextVersion(0), blockedIdentifiers(e), nil, e.ReceivedAt)
 		res.CustomerID, res.Singleton = id, &p
 		g.bump(&res)
 		return res
@@ -686,18 +688,43 @@ func (g *Graph) diff(oldOf map[*node]*profile, res *Result, reason string, at ti
 		if len(ids) > 1 {
 			res.Changes = append(res.Changes, Change{
 				ID: changeID(ChangeSplit, reason, old.id), Kind: ChangeSplit, CustomerID: old.id, RelatedIDs: ids,
-				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: old.version + 1,
+				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: g.nextVersion(old.version),
 			})
 		}
 	}
 }
+
+// ReasonReasserted begins the reason of every change Reassert makes: such a
+// change restates where ids stand, so analyses that count merges and splits
+// leave them out.
+const ReasonReasserted = "reasserted"
+
+// EpochShift is the number of low bits of a version that count within an
+// epoch; the epoch is the version's high bits.
+const EpochShift = 32
+
+// SetEpoch makes every version assigned from now on greater than any version
+// assigned in an earlier epoch.
+//
+// Why: versions count per profile and are compared across profiles
+// downstream (identity_map's argMax over the changes naming an id). Within
+// one history that order is sound — a profile's version is at least that of
+// every profile it descends from — but an instance that takes over from a
+// snapshot replays the events its predecessor had already resolved, possibly
+// in another interleaving, and its changes must outrank everything the
+// predecessor published, however high that went. Each takeover therefore
+// starts a new epoch (a number Kafka hands out: it only grows).
+func (g *Graph) SetEpoch(epoch int64) { g.floor = epoch << EpochShift }
+
+// nextVersion is the version that follows v in this epoch.
+func (g *Graph) nextVersion(v int64) int64 { return max(v, g.floor) + 1 }
 
 // bump gives every updated profile a new version: versions only grow, so a
 // compacted topic or a ReplacingMergeTree keeps the newest state.
 func (g *Graph) bump(res *Result) {
 	for _, id := range res.Updated {
 		if p := g.profiles[id]; p != nil {
-			p.version++
+			p.version = g.nextVersion(p.version)
 		}
 	}
 	res.Updated = slices.DeleteFunc(res.Updated, func(id string) bool { return g.profiles[id] == nil })
@@ -708,6 +735,71 @@ func (g *Graph) bump(res *Result) {
 			c.Version = p.version
 		}
 	}
+}
+
+// Reassert states, as changes, where each of ids stands now — merged into
+// its live customer, or, an id that is itself live, split into itself alone
+// — and where every id ever merged into those customers stands. Every
+// customer concerned gets a new version, which its changes carry, so they
+// outrank every earlier change that named the ids. Ids the graph does not
+// know (erased) are left out.
+//
+// Why: downstream, identity_map keeps for each id the change naming it with
+// the highest version, and the sink adds rows that shorten chains of merges
+// (A→B and B→C give A→C). An instance that takes over replays its
+// predecessor's last events, possibly in another interleaving of
+// partitions, and may never again name an id the predecessor merged away:
+// that stale change, and every shortcut derived from it, would stand
+// forever. The successor reasserts every id its predecessor named, and the
+// ids whose shortcuts may pass through them: those merged into the same
+// customers.
+func (g *Graph) Reassert(ids []string, why string, at time.Time) Result {
+	reason := ReasonReasserted + ": " + why
+	var res Result
+	cause := fmt.Sprintf("reassert@%d", g.floor>>EpochShift)
+	bySurvivor := map[string][]string{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if live, ok := g.Resolve(id); ok && !seen[id] {
+			seen[id] = true
+			bySurvivor[live] = append(bySurvivor[live], id)
+		}
+	}
+	for id := range g.survivor {
+		if live, ok := g.Resolve(id); ok && bySurvivor[live] != nil && !seen[id] {
+			seen[id] = true
+			bySurvivor[live] = append(bySurvivor[live], id)
+		}
+	}
+	survivors := make([]string, 0, len(bySurvivor))
+	for live := range bySurvivor {
+		survivors = append(survivors, live)
+	}
+	slices.Sort(survivors)
+	for _, live := range survivors {
+		p := g.profiles[live]
+		p.version = g.nextVersion(p.version)
+		res.Updated = append(res.Updated, live)
+		var merged []string
+		for _, id := range bySurvivor[live] {
+			if id == live {
+				res.Changes = append(res.Changes, Change{
+					ID: changeID(ChangeSplit, cause, id), Kind: ChangeSplit, CustomerID: id, RelatedIDs: []string{id},
+					Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: p.version,
+				})
+				continue
+			}
+			merged = append(merged, id)
+		}
+		if len(merged) > 0 {
+			slices.Sort(merged)
+			res.Changes = append(res.Changes, Change{
+				ID: changeID(ChangeMerge, cause, live), Kind: ChangeMerge, CustomerID: live, RelatedIDs: merged,
+				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: p.version,
+			})
+		}
+	}
+	return res
 }
 
 // Resolve returns the live customer id for any id ever issued (itself, or the
@@ -850,7 +942,7 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 		Removed: related,
 		Changes: []Change{{
 			ID: changeID(ChangeErase, "", live), Kind: ChangeErase, CustomerID: live, RelatedIDs: related,
-			Identifiers: []event.Identifier{}, Reason: "erasure requested", At: at, Version: p.version + 1,
+			Identifiers: []event.Identifier{}, Reason: "erasure requested", At: at, Version: g.nextVersion(p.version),
 		}},
 	}
 	return res, nil

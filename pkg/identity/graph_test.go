@@ -466,3 +466,86 @@ func TestNativeFormsEncode(t *testing.T) {
 		}
 	}
 }
+
+// TestEpochsOutrankEarlierVersions: after SetEpoch, every version the graph
+// assigns — profiles, merges, splits, erasures — is above every version of
+// earlier epochs, and keeps growing per profile.
+func TestEpochsOutrankEarlierVersions(t *testing.T) {
+	g := newTestGraph(t)
+	a := g.Apply(ev("e1", 0, "email:ann@example.com", "phone:+442079460958")).CustomerID
+	for i := range 5 {
+		g.Apply(ev(fmt.Sprintf("e1-%d", i), i, "email:ann@example.com"))
+	}
+	b := g.Apply(ev("e2", 5, "user_id:u-9")).CustomerID
+	g.SetEpoch(3)
+	floor := int64(3) << EpochShift
+	res := g.Apply(ev("e3", 10, "user_id:u-9", "phone:+442079460958"))
+	for _, c := range res.Changes {
+		if c.Version <= floor {
+			t.Fatalf("%s change of epoch 3 has version %d", c.Kind, c.Version)
+		}
+	}
+	p, _ := g.Profile(a)
+	if p.Version != floor+1 {
+		t.Fatalf("merged profile version %d, want %d", p.Version, floor+1)
+	}
+	un, err := g.Unlink("phone", "+442079460958", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range un.Changes {
+		if c.Version <= floor+1 {
+			t.Fatalf("%s change after the merge has version %d, not above the merge's", c.Kind, c.Version)
+		}
+	}
+	if pb, _ := g.Profile(b); pb.Version <= floor+1 {
+		t.Fatalf("split-off profile version %d", pb.Version)
+	}
+}
+
+// TestReassertNamesEveryIDOfTheCustomersConcerned: Reassert states where the
+// given ids stand and where every id merged into the same customers stands,
+// with a new version of each customer; unknown ids are left out.
+func TestReassertNamesEveryIDOfTheCustomersConcerned(t *testing.T) {
+	g := newTestGraph(t)
+	a := g.Apply(ev("e1", 0, "email:ann@example.com")).CustomerID
+	b := g.Apply(ev("e2", 1, "user_id:u-9")).CustomerID
+	c := g.Apply(ev("e3", 2, "loyalty_id:L-1")).CustomerID
+	other := g.Apply(ev("e4", 3, "device_id:d-7")).CustomerID
+	g.Apply(ev("e5", 4, "user_id:u-9", "loyalty_id:L-1"))        // c into b
+	g.Apply(ev("e6", 5, "email:ann@example.com", "user_id:u-9")) // b into a
+	before, _ := g.Profile(a)
+	g.SetEpoch(2)
+
+	res := g.Reassert([]string{b, other, "unknown-id"}, "test", t0)
+	if !slices.Equal(res.Updated, sortedIDs(a, other)) {
+		t.Fatalf("updated %v, want %v", res.Updated, sortedIDs(a, other))
+	}
+	after, _ := g.Profile(a)
+	if after.Version != 2<<EpochShift+1 || after.Version <= before.Version {
+		t.Fatalf("version %d after reassert (was %d)", after.Version, before.Version)
+	}
+	got := map[string]string{}
+	for _, ch := range res.Changes {
+		if ch.Version != 2<<EpochShift+1 {
+			t.Fatalf("change %+v: version %d", ch, ch.Version)
+		}
+		for _, id := range ch.RelatedIDs {
+			switch ch.Kind {
+			case ChangeMerge:
+				got[id] = ch.CustomerID
+			case ChangeSplit:
+				got[id] = id
+			}
+		}
+	}
+	want := map[string]string{b: a, c: a, other: other}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("reasserted %v, want %v", got, want)
+	}
+}
+
+func sortedIDs(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
+}

@@ -551,12 +551,15 @@ WHERE customer_id = {customer_id:String}`
 
 // identityChangesSQL counts identity changes by kind. identity_changes is a
 // ReplacingMergeTree, so a redelivered change may be stored twice until a
-// merge runs: LIMIT 1 BY change_id counts it once, on every version.
+// merge runs: LIMIT 1 BY change_id counts it once, on every version. Changes
+// an identity instance reasserted after a takeover (reason "reasserted …")
+// restate earlier ones and are not counted.
 const identityChangesSQL = `SELECT kind, count() AS changes
 FROM
 (
     SELECT change_id, kind
     FROM cx360.identity_changes
+    WHERE reason NOT LIKE 'reasserted%'
     ORDER BY change_id, version DESC
     LIMIT 1 BY change_id
 ) AS changes
@@ -575,7 +578,7 @@ FROM
 (
     SELECT change_id, at, at_ms, customer_id AS named_id, related_ids, channel, reason
     FROM cx360.identity_changes
-    WHERE kind = 'merge'
+    WHERE kind = 'merge' AND reason NOT LIKE 'reasserted%'
     ORDER BY change_id, version DESC
     LIMIT 1 BY change_id
 ) AS merges

@@ -34,16 +34,21 @@ func openSnapshotStore(dir string) (*snapshotStore, error) {
 type header struct {
 	Version int           `json:"version"`
 	Offsets map[int]int64 `json:"offsets"` // next offset per cx.events partition
+	// ChangesEnd is where cx.identity.changes ended when the snapshot was
+	// taken: the changes after it were published by an instance that went
+	// on past this snapshot, and a successor reasserts the ids they name.
+	// Absent in snapshots written before it existed (then: from the start).
+	ChangesEnd map[int]int64 `json:"changes_end,omitempty"`
 }
 
-func (s *snapshotStore) save(g *identity.Graph, offsets map[int]int64) error {
+func (s *snapshotStore) save(g *identity.Graph, offsets, changesEnd map[int]int64) error {
 	tmp, err := os.CreateTemp(s.dir, ".snapshot-*")
 	if err != nil {
 		return fmt.Errorf("identity: snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	h, err := json.Marshal(header{Version: 1, Offsets: offsets})
+	h, err := json.Marshal(header{Version: 1, Offsets: offsets, ChangesEnd: changesEnd})
 	if err == nil {
 		_, err = w.Write(append(h, '\n'))
 	}
@@ -71,32 +76,33 @@ func (s *snapshotStore) save(g *identity.Graph, offsets map[int]int64) error {
 	return nil
 }
 
-func (s *snapshotStore) load(rules identity.Rules) (*identity.Graph, map[int]int64, error) {
+// load returns the saved graph and its header.
+func (s *snapshotStore) load(rules identity.Rules) (*identity.Graph, header, error) {
 	f, err := os.Open(s.path)
 	if os.IsNotExist(err) {
-		return nil, nil, errNoSnapshot
+		return nil, header{}, errNoSnapshot
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("identity: snapshot: %w", err)
+		return nil, header{}, fmt.Errorf("identity: snapshot: %w", err)
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
 	line, err := r.ReadBytes('\n')
 	if err != nil {
-		return nil, nil, fmt.Errorf("identity: snapshot %s: reading header: %w", s.path, err)
+		return nil, header{}, fmt.Errorf("identity: snapshot %s: reading header: %w", s.path, err)
 	}
 	var h header
 	if err := json.Unmarshal(line, &h); err != nil || h.Version != 1 {
-		return nil, nil, fmt.Errorf("identity: snapshot %s: bad header (version %d): %v", s.path, h.Version, err)
+		return nil, header{}, fmt.Errorf("identity: snapshot %s: bad header (version %d): %v", s.path, h.Version, err)
 	}
 	g, err := identity.Load(r, rules)
 	if err != nil {
-		return nil, nil, fmt.Errorf("identity: snapshot %s: %w", s.path, err)
+		return nil, header{}, fmt.Errorf("identity: snapshot %s: %w", s.path, err)
 	}
 	if h.Offsets == nil {
 		h.Offsets = map[int]int64{}
 	}
-	return g, h.Offsets, nil
+	return g, h, nil
 }
 
 func syncDir(dir string) error {

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -231,35 +232,50 @@ func holdsLease(gen *kafkago.Generation, topic string) bool {
 
 // work resolves events until ctx ends (shutdown or lost lease).
 func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
-	g, offsets, err := s.store.load(s.rules)
+	g, snap, err := s.store.load(s.rules)
 	switch {
 	case errors.Is(err, errNoSnapshot):
 		g, err = identity.NewGraph(s.rules)
 		if err != nil {
 			return err
 		}
-		offsets = map[int]int64{}
+		snap = header{Offsets: map[int]int64{}}
 	case err != nil:
+		return err
+	}
+	offsets := snap.Offsets
+	epoch, err := s.claimEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	g.SetEpoch(epoch)
+	// The changes this instance's predecessors published past the loaded
+	// snapshot: from where it says the topic ended to where it ends now,
+	// before this instance publishes anything. Until reconciled, every
+	// snapshot keeps pointing at their start.
+	changesFrom := snap.ChangesEnd
+	changesUntil, err := s.endOffsets(ctx, s.topics.IdentityChanges)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.graph = g
 	s.mu.Unlock()
 	s.active.Store(true)
-	s.logger.Info("identity: resuming", zap.Any("offsets", offsets), zap.Any("graph", g.Stats()))
+	s.logger.Info("identity: resuming", zap.Int64("epoch", epoch), zap.Any("offsets", offsets), zap.Any("graph", g.Stats()))
 
 	in := make(chan kafkago.Message, 4*s.cfg.BatchSize)
 	readCtx, stopReading := context.WithCancel(ctx)
 	var readers sync.WaitGroup
 	readErr := make(chan error, 1)
-	partitions, err := s.partitions(ctx)
+	partitions, err := s.partitions(ctx, s.topics.Events)
 	if err != nil {
 		stopReading()
 		return err
 	}
 	// Where the input ended when this instance took over: once resolved up
 	// to there, the instance reconciles what earlier instances published.
-	resumeEnd, err := s.highWatermarks(ctx, partitions)
+	resumeEnd, err := s.endOffsets(ctx, s.topics.Events)
 	if err != nil {
 		stopReading()
 		return err
@@ -347,14 +363,20 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 		}
 		// Also on shutdown or lost lease: finishing costs milliseconds and saves a replay.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err := s.flushProfiles(fctx)
-		cancel()
-		if err != nil {
+		defer cancel()
+		if err := s.flushProfiles(fctx); err != nil {
 			broken = true
 			return err
 		}
+		changesEnd := changesFrom
+		if reconciled {
+			var err error
+			if changesEnd, err = s.endOffsets(fctx, s.topics.IdentityChanges); err != nil {
+				return err
+			}
+		}
 		s.mu.RLock()
-		err = s.store.save(s.graph, offsets)
+		err := s.store.save(s.graph, offsets, changesEnd)
 		s.mu.RUnlock()
 		if err != nil {
 			return err
@@ -426,7 +448,7 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 					broken = true
 					return err
 				}
-				if err := s.reconcile(ctx); err != nil {
+				if err := s.reconcile(ctx, changesFrom, changesUntil); err != nil {
 					return err
 				}
 				reconciled = true
@@ -472,27 +494,72 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 	}
 }
 
-// highWatermarks returns each partition's end offset on the input topic.
-func (s *Stage) highWatermarks(ctx context.Context, partitions []int) (map[int]int64, error) {
+// client is a Kafka client for the stage's requests outside consuming and
+// producing; call the returned func when done.
+func (s *Stage) client() (*kafkago.Client, func()) {
 	transport := s.cluster.Transport("cx360-identity", 0)
-	defer transport.CloseIdleConnections()
-	client := &kafkago.Client{Addr: kafkago.TCP(s.cluster.Brokers...), Transport: transport}
+	return &kafkago.Client{Addr: kafkago.TCP(s.cluster.Brokers...), Transport: transport}, transport.CloseIdleConnections
+}
+
+// endOffsets returns each partition's end offset on topic.
+func (s *Stage) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	return s.listOffsets(ctx, topic, kafkago.LastOffsetOf)
+}
+
+// startOffsets returns each partition's first offset on topic.
+func (s *Stage) startOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	return s.listOffsets(ctx, topic, kafkago.FirstOffsetOf)
+}
+
+func (s *Stage) listOffsets(ctx context.Context, topic string, at func(partition int) kafkago.OffsetRequest) (map[int]int64, error) {
+	partitions, err := s.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	client, done := s.client()
+	defer done()
 	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
 	for _, p := range partitions {
-		req.Topics[s.topics.Events] = append(req.Topics[s.topics.Events], kafkago.LastOffsetOf(p))
+		req.Topics[topic] = append(req.Topics[topic], at(p))
 	}
 	resp, err := client.ListOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("identity: end offsets of %s: %w", s.topics.Events, err)
+		return nil, fmt.Errorf("identity: offsets of %s: %w", topic, err)
 	}
 	out := map[int]int64{}
-	for _, po := range resp.Topics[s.topics.Events] {
+	for _, po := range resp.Topics[topic] {
 		if po.Error != nil {
-			return nil, fmt.Errorf("identity: end offset of %s/%d: %w", s.topics.Events, po.Partition, po.Error)
+			return nil, fmt.Errorf("identity: offset of %s/%d: %w", topic, po.Partition, po.Error)
 		}
-		out[po.Partition] = po.LastOffset
+		if po.FirstOffset >= 0 && po.LastOffset < 0 { // asked for the first offset
+			out[po.Partition] = po.FirstOffset
+		} else {
+			out[po.Partition] = po.LastOffset
+		}
 	}
 	return out, nil
+}
+
+// claimEpoch returns a number greater than any an earlier instance claimed:
+// one plus the offset of a record this instance appends to the lease topic.
+// Kafka's offsets only grow, across broker restarts and instances alike.
+func (s *Stage) claimEpoch(ctx context.Context) (int64, error) {
+	client, done := s.client()
+	defer done()
+	host, _ := os.Hostname()
+	resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
+		Topic: s.topics.IdentityLease, Partition: 0, RequiredAcks: kafkago.RequireAll,
+		Records: kafkago.NewRecordReader(kafkago.Record{
+			Time: time.Now(), Key: kafkago.NewBytes([]byte("epoch")), Value: kafkago.NewBytes([]byte(host)),
+		}),
+	})
+	if err == nil && resp.Error != nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return 0, fmt.Errorf("identity: claiming an epoch on %s: %w", s.topics.IdentityLease, err)
+	}
+	return resp.BaseOffset + 1, nil
 }
 
 // caughtUp reports whether every partition was resolved up to its end.
@@ -505,18 +572,22 @@ func caughtUp(offsets, end map[int]int64) bool {
 	return true
 }
 
-// reconcile makes cx.customers agree with the graph after a takeover.
+// reconcile makes what earlier instances published agree with the graph,
+// once this instance has resolved everything they saw.
 //
 // Why: the graph is a deterministic function of the events, but the
-// intermediate outputs are not. An instance killed after publishing a
-// profile and before its next snapshot leaves that profile on the topic; its
-// successor replays from the snapshot, and when the replay resolves the same
-// events in another interleaving of partitions, the short-lived customer may
-// never exist in it — so nobody tombstones it or reports its merge. Once the
-// successor has resolved everything its predecessor saw, every id the topic
-// still holds live and the graph does not is tombstoned, with a merge change
-// naming its survivor when the graph knows one.
-func (s *Stage) reconcile(ctx context.Context) error {
+// intermediate outputs are not. An instance killed past its last snapshot
+// leaves profiles and changes on the topics; its successor replays from that
+// snapshot, perhaps in another interleaving of partitions, and need not
+// repeat them: a customer that never exists in the replay is never
+// tombstoned, and an id merged in the predecessor's history but not in the
+// replay's keeps, downstream, the identity_map row of that merge. So the
+// successor tombstones every id that cx.customers holds live and the graph
+// does not, and reasserts (identity.Graph.Reassert) where each of those ids
+// stands, and each id named by a merge or split that the predecessors
+// published past the loaded snapshot (from changesFrom, nil: the topic's
+// start, up to changesUntil).
+func (s *Stage) reconcile(ctx context.Context, changesFrom, changesUntil map[int]int64) error {
 	msgs, err := s.cluster.Snapshot(ctx, s.topics.Customers, 0)
 	if err != nil {
 		return fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.Customers, err)
@@ -525,73 +596,116 @@ func (s *Stage) reconcile(ctx context.Context) error {
 	for _, m := range msgs { // by partition, then offset: a key's last record wins
 		last[string(m.Key)] = m.Value
 	}
-	ids := make([]string, 0, len(last))
+	published := make([]string, 0, len(last))
 	for id, v := range last {
 		if v != nil {
-			ids = append(ids, id)
+			published = append(published, id)
 		}
 	}
-	slices.Sort(ids)
+	slices.Sort(published)
+	named, scanned, err := s.namedBetween(ctx, changesFrom, changesUntil)
+	if err != nil {
+		return err
+	}
 	now := time.Now().UTC()
 	var out []kafkago.Message
-	var changes []identity.Change
-	s.mu.RLock()
-	for _, id := range ids {
-		p, ok := s.graph.Profile(id)
-		if ok && p.CustomerID == id {
+	s.mu.Lock()
+	reassert := named
+	for _, id := range published {
+		if p, ok := s.graph.Profile(id); ok && p.CustomerID == id {
 			continue
 		}
 		out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(id), Value: nil})
-		if ok {
-			// Versions count per profile: this change must outrank every
-			// change that named the id while it was live, whose versions
-			// are at most its last published profile's.
-			version := max(p.Version, s.publishedVersion(ctx, last[id])) + 1
-			changes = append(changes, identity.Change{
-				ID: "reconcile-" + id + "-" + p.CustomerID, Kind: identity.ChangeMerge, CustomerID: p.CustomerID,
-				RelatedIDs: []string{id}, Identifiers: []event.Identifier{}, At: now, Version: version,
-				Reason: "reconciled: published by an earlier instance, merged in the replay after its restart",
-			})
-		}
+		reassert = append(reassert, id)
 	}
-	s.mu.RUnlock()
-	if out, err = s.appendChanges(out, changes); err != nil {
+	tombstoned := len(out)
+	res := s.graph.Reassert(reassert, "after a takeover, what an earlier instance published past its last snapshot", now)
+	if out, err = s.appendChanges(out, res.Changes); err == nil {
+		touched := map[string]bool{}
+		for _, id := range res.Updated {
+			touched[id] = true
+		}
+		out, err = s.appendProfiles(out, touched, nil, now)
+	}
+	s.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	if len(out) == 0 {
-		return nil
+	if len(out) > 0 {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := s.prod.Produce(pctx, out...); err != nil {
+			return fmt.Errorf("identity: producing reconciled profiles and changes: %w", err)
+		}
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.prod.Produce(pctx, out...); err != nil {
-		return fmt.Errorf("identity: producing reconciled profiles: %w", err)
-	}
-	s.logger.Info("identity: reconciled customers published by an earlier instance", zap.Int("tombstoned", len(out)-len(changes)), zap.Int("merges", len(changes)))
+	s.logger.Info("identity: reconciled what earlier instances published",
+		zap.Int("changes_scanned", scanned), zap.Int("ids_named", len(named)),
+		zap.Int("tombstoned", tombstoned), zap.Int("reasserted_changes", len(res.Changes)))
 	return nil
 }
 
-// publishedVersion is the version of a profile record on cx.customers, or 0
-// when it cannot be decoded.
-func (s *Stage) publishedVersion(ctx context.Context, value []byte) int64 {
-	native, _, err := s.serde.Decode(ctx, value)
+// namedBetween returns the ids named (as customer or related id) by the
+// merges and splits on cx.identity.changes from the offsets from (nil: the
+// start) up to until, and how many changes it read.
+func (s *Stage) namedBetween(ctx context.Context, from, until map[int]int64) ([]string, int, error) {
+	next, err := s.startOffsets(ctx, s.topics.IdentityChanges)
 	if err != nil {
-		return 0
+		return nil, 0, err
 	}
-	m, _ := native.(map[string]any)
-	v, _ := m["version"].(int64)
-	return v
+	for p, o := range from {
+		next[p] = max(next[p], o) // records before the log start are gone
+	}
+	client, done := s.client()
+	defer done()
+	seen := map[string]bool{}
+	scanned := 0
+	var decodeErr error
+	err = kafka.FetchRange(ctx, client, s.topics.IdentityChanges, next, until, func(m kafkago.Message) bool {
+		scanned++
+		native, _, err := s.serde.Decode(ctx, m.Value)
+		if err != nil {
+			decodeErr = fmt.Errorf("identity: decoding %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+			return false
+		}
+		c, _ := native.(map[string]any)
+		if kind, _ := c["kind"].(string); kind != identity.ChangeMerge && kind != identity.ChangeSplit {
+			return true
+		}
+		if id, _ := c["customer_id"].(string); id != "" {
+			seen[id] = true
+		}
+		related, _ := c["related_ids"].([]any)
+		for _, r := range related {
+			if id, _ := r.(string); id != "" {
+				seen[id] = true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, scanned, fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.IdentityChanges, err)
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, scanned, nil
 }
 
-func (s *Stage) partitions(ctx context.Context) ([]int, error) {
-	transport := s.cluster.Transport("cx360-identity", 0)
-	defer transport.CloseIdleConnections()
-	client := &kafkago.Client{Addr: kafkago.TCP(s.cluster.Brokers...), Transport: transport}
-	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{s.topics.Events}})
+// partitions returns topic's partition ids, in order.
+func (s *Stage) partitions(ctx context.Context, topic string) ([]int, error) {
+	client, done := s.client()
+	defer done()
+	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("identity: metadata of %s: %w", s.topics.Events, err)
+		return nil, fmt.Errorf("identity: metadata of %s: %w", topic, err)
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return nil, fmt.Errorf("identity: topic %s unavailable", s.topics.Events)
+		return nil, fmt.Errorf("identity: topic %s unavailable", topic)
 	}
 	var out []int
 	for _, p := range md.Topics[0].Partitions {

@@ -3,6 +3,7 @@ package stage_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -10,14 +11,18 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/health"
+	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/schemas"
 )
 
 type stack struct {
@@ -27,6 +32,15 @@ type stack struct {
 }
 
 func startStack(t *testing.T, dir string) (*stack, *devstack.Stack) {
+	t.Helper()
+	s, ds := startParts(t, dir, false)
+	s.waitActive()
+	return s, ds
+}
+
+// startParts starts the dev stack on dir; infraOnly: the broker and the
+// registry alone.
+func startParts(t *testing.T, dir string, infraOnly bool) (*stack, *devstack.Stack) {
 	t.Helper()
 	var ic config.Ingest
 	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
@@ -39,15 +53,13 @@ func startStack(t *testing.T, dir string) (*stack, *devstack.Stack) {
 	defer cancel()
 	ds, err := devstack.Start(ctx, devstack.Config{
 		DataDir: dir, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic,
-		Identity: config.Identity{SnapshotInterval: 200 * time.Millisecond},
+		Identity: config.Identity{SnapshotInterval: 200 * time.Millisecond}, InfraOnly: infraOnly,
 	}, health.NewRegistry(), zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl, _ := sr.NewClient(sr.URLs(ds.Endpoints().Registry))
-	s := &stack{t: t, ep: ds.Endpoints(), sd: avro.NewSerde(cl)}
-	s.waitActive()
-	return s, ds
+	return &stack{t: t, ep: ds.Endpoints(), sd: avro.NewSerde(cl)}, ds
 }
 
 func (s *stack) waitActive() {
@@ -221,4 +233,103 @@ func TestMergeThenUnlinkThroughThePipeline(t *testing.T) {
 	if code := s.getJSON("/v1/customers/lookup?type=email&value=ann@example.com", nil); code != http.StatusNotFound {
 		t.Fatalf("erased email still resolves: %d", code)
 	}
+}
+
+// TestTakeoverReassertsWhatAPredecessorPublished: an instance killed past its
+// last snapshot may have published a merge that its successor's replay never
+// repeats. The successor, in a new epoch, reasserts where every id such a
+// change named stands, with versions above the stale change's, so that
+// identity_map (for each id, the change naming it with the highest version)
+// ends as the graph says.
+func TestTakeoverReassertsWhatAPredecessorPublished(t *testing.T) {
+	dir := t.TempDir()
+	s, ds := startStack(t, dir)
+	s.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"anonymous_id":"anon-1"}}`)
+	s.post("store", `{"event_id":"s1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-77"},"order":{"total":42.5}}`)
+	journeys := s.waitFor("cx.journeys", "2 journeys", func(r []record) bool { return len(r) == 2 })
+	cust := map[string]string{}
+	for _, j := range journeys {
+		cust[j.Value["event"].(map[string]any)["event_id"].(string)] = j.Value["customer_id"].(string)
+	}
+	web, store := cust["w1"], cust["s1"]
+	if web == store {
+		t.Fatalf("one customer for unrelated events: %s", web)
+	}
+	var before profile
+	if code := s.getJSON("/v1/customers/"+web, &before); code != http.StatusOK || before.Version <= 1<<identity.EpochShift {
+		t.Fatalf("GET %s: %d, version %d: want a version of epoch 1 or later", web, code, before.Version)
+	}
+	if err := ds.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the predecessor published past its snapshot, as the kill left it:
+	// a merge of the store customer into the web one, which the graph never made.
+	stale := identity.Change{
+		ID: "stale-merge", Kind: identity.ChangeMerge, CustomerID: web, RelatedIDs: []string{store},
+		Identifiers: []event.Identifier{}, Reason: "a history the successor does not repeat", At: time.Now().UTC(),
+		Version: before.Version + 1000,
+	}
+	infra, ids := startParts(t, dir, true)
+	codec, err := infra.sd.RegisterTopic(context.Background(), "cx.identity.changes", schemas.IdentityChange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, err := codec.Append(nil, stale.Native())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := kafka.Cluster{Brokers: []string{infra.ep.Kafka}}.NewProducer(kafka.WriterConfig{}, zap.NewNop())
+	if err := prod.Produce(context.Background(), kafkago.Message{Topic: "cx.identity.changes", Key: []byte(web), Value: value}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(prod.Close(), ids.Shutdown(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+
+	// The successor: its changes must leave each id where the graph has it.
+	s2, ds2 := startStack(t, dir)
+	defer ds2.Shutdown(context.Background())
+	changes := s2.waitFor("cx.identity.changes", "the reasserted ids", func(r []record) bool {
+		return latestSurvivor(r, store).version > stale.Version && latestSurvivor(r, web).version > stale.Version
+	})
+	for _, id := range []string{web, store} {
+		if got := latestSurvivor(changes, id); got.survivor != id || got.version < 2<<identity.EpochShift {
+			t.Errorf("%s: the change naming it with the highest version says %+v; want itself, in epoch 2 or later", id, got)
+		}
+	}
+	var after profile
+	if code := s2.getJSON("/v1/customers/"+store, &after); code != http.StatusOK || after.CustomerID != store || after.Version < 2<<identity.EpochShift {
+		t.Fatalf("GET %s after the takeover: %d %+v", store, code, after)
+	}
+}
+
+type mapping struct {
+	survivor string
+	version  int64
+}
+
+// latestSurvivor reads changes as the sink builds identity_map: a merge maps
+// each related id to the customer, a split each related id to itself; the
+// row with the highest version wins.
+func latestSurvivor(changes []record, id string) mapping {
+	var best mapping
+	for _, c := range changes {
+		v, _ := c.Value["version"].(int64)
+		for _, r := range c.Value["related_ids"].([]any) {
+			if r != id || v <= best.version {
+				continue
+			}
+			switch c.Value["kind"] {
+			case identity.ChangeMerge:
+				best = mapping{c.Value["customer_id"].(string), v}
+			case identity.ChangeSplit:
+				best = mapping{id, v}
+			}
+		}
+		if c.Value["kind"] == identity.ChangeMerge && c.Value["customer_id"] == id && v > best.version {
+			best = mapping{id, v}
+		}
+	}
+	return best
 }
