@@ -690,8 +690,47 @@ func (g *Graph) diff(oldOf map[*node]*profile, res *Result, reason string, at ti
 				ID: changeID(ChangeSplit, reason, old.id), Kind: ChangeSplit, CustomerID: old.id, RelatedIDs: ids,
 				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: g.nextVersion(old.version),
 			})
+			res.Changes = append(res.Changes, g.repointMerged(old, reason, at)...)
 		}
 	}
+}
+
+// repointMerged points every id once merged into a profile that was split —
+// directly, or through a chain of merges — at the profile its creating
+// identifier is in now, and reports those ids as merges into it (their
+// versions come from bump, like every merge's).
+//
+// Why: the split change names only the profiles the split made. An id A
+// merged into B before B was merged into C still answered, downstream, with
+// C (identity_map's row for A, or the sink's shortcut through B); after C is
+// split and B revived, A belongs where its first identifier went.
+func (g *Graph) repointMerged(old *profile, reason string, at time.Time) []Change {
+	by := map[string][]string{}
+	for _, n := range old.nodes {
+		if n.cust == nil {
+			continue
+		}
+		id := uuid.NewSHA1(Namespace, []byte(n.key)).String()
+		if _, issued := g.survivor[id]; !issued || id == old.id {
+			continue // never a customer, still one, or the split profile itself (handled above)
+		}
+		g.survivor[id] = n.cust.id
+		by[n.cust.id] = append(by[n.cust.id], id)
+	}
+	targets := make([]string, 0, len(by))
+	for to := range by {
+		targets = append(targets, to)
+	}
+	slices.Sort(targets)
+	changes := make([]Change, 0, len(targets))
+	for _, to := range targets {
+		slices.Sort(by[to])
+		changes = append(changes, Change{
+			ID: changeID(ChangeMerge, reason+"\x00repoint", to), Kind: ChangeMerge, CustomerID: to, RelatedIDs: by[to],
+			Identifiers: []event.Identifier{}, Reason: ReasonReasserted + ": merged before into " + old.id + ", which was split (" + reason + ")", At: at,
+		})
+	}
+	return changes
 }
 
 // ReasonReasserted begins the reason of every change Reassert makes: such a

@@ -549,3 +549,40 @@ func sortedIDs(ids ...string) []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// TestSplitRepointsIDsMergedInAChain: A merged into B, then B into C; when C
+// is split and B revived, A answers with B again, and the split's result
+// says so with a merge change (downstream identity_map otherwise keeps A → C).
+func TestSplitRepointsIDsMergedInAChain(t *testing.T) {
+	g := newTestGraph(t)
+	c := g.Apply(ev("e1", 0, "email:c@example.com", "phone:+442079460958")).CustomerID
+	b := g.Apply(ev("e2", 1, "user_id:u-b")).CustomerID
+	a := g.Apply(ev("e3", 2, "loyalty_id:L-a")).CustomerID
+	g.Apply(ev("e4", 3, "loyalty_id:L-a", "user_id:u-b"))      // a into b
+	g.Apply(ev("e5", 4, "user_id:u-b", "phone:+442079460958")) // b into c
+	if live, _ := g.Resolve(a); live != c {
+		t.Fatalf("before the split, %s resolves to %s, want %s", a, live, c)
+	}
+	res, err := g.Unlink("phone", "+442079460958", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live, _ := g.Resolve(a); live != b {
+		t.Fatalf("after the split, %s resolves to %s, want the revived %s", a, live, b)
+	}
+	var split, repoint *Change
+	for i, ch := range res.Changes {
+		switch {
+		case ch.Kind == ChangeSplit:
+			split = &res.Changes[i]
+		case ch.Kind == ChangeMerge && slices.Contains(ch.RelatedIDs, a):
+			repoint = &res.Changes[i]
+		}
+	}
+	if split == nil || repoint == nil || repoint.CustomerID != b || !strings.HasPrefix(repoint.Reason, ReasonReasserted) {
+		t.Fatalf("changes %+v: want a split of %s and a merge of %s into %s", res.Changes, c, a, b)
+	}
+	if repoint.Version < split.Version {
+		t.Fatalf("the repointing merge (v%d) must not rank below the split (v%d)", repoint.Version, split.Version)
+	}
+}

@@ -146,7 +146,7 @@ func BenchmarkRawInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		row, err := sink.JourneyRow(native)
+		row, err := sink.JourneyRow(native, time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -40,8 +40,17 @@ var columns = map[string][]string{
 // Columns returns a table's columns in row order.
 func Columns(table string) []string { return columns[table] }
 
-// journeyRow flattens a cx.JourneyEvent (goavro native) into a journey_events row.
-func journeyRow(native any) ([]any, error) {
+// journeyRow flattens a cx.JourneyEvent (goavro native) into a journey_events
+// row. Its version is when identity published it (the record's timestamp),
+// and never below when ingest received the event.
+//
+// Why the publication time: one event can be journeyed twice with different
+// customers — by an identity instance killed past its last snapshot, and by
+// its successor, whose replay may resolve the event in another interleaving.
+// The two records land on different partitions (keyed by customer), so the
+// sink may insert them in either order; the later publication is the
+// successor's, and the one the graph agrees with.
+func journeyRow(native any, published time.Time) ([]any, error) {
 	m, ok := native.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("journey: native form is %T", native)
@@ -105,7 +114,7 @@ func journeyRow(native any) ([]any, error) {
 		order.OrderID, order.Total, order.Currency, skus, qty, prices,
 		call.CallID, call.Direction, call.Queue, call.WaitSeconds, call.HandleSeconds, call.Outcome, call.AgentID, call.Reason,
 		survey.Kind, survey.Score, survey.ScaleMax, survey.Comment, survey.AboutEventID,
-		uint64(e.ReceivedAt.UnixMilli()),
+		uint64(max(e.ReceivedAt.UnixMilli(), published.UnixMilli())),
 	}, nil
 }
 
@@ -274,4 +283,6 @@ func (r reader) identifiers(k string) []event.Identifier {
 
 // JourneyRow flattens a cx.JourneyEvent (goavro native) into a journey_events
 // row, in Columns(TableJourneys) order (exported for benchmarks and tools).
-func JourneyRow(native any) ([]any, error) { return journeyRow(native) }
+func JourneyRow(native any, published time.Time) ([]any, error) {
+	return journeyRow(native, published)
+}

@@ -414,7 +414,7 @@ func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, [
 			if extra, err = s.layouts.extras(ctx, id); err != nil {
 				break
 			}
-			if row, err = journeyRow(native); err == nil {
+			if row, err = journeyRow(native, m.Time); err == nil {
 				add(TableJourneys, row, m, extraValues(extra, native), extra)
 			}
 		case s.cfg.CustomersTopic:

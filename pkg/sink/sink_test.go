@@ -448,3 +448,86 @@ func TestMergeChainsAreFlattened(t *testing.T) {
 		USING customer_id`, 1)
 	e.eventually("SELECT uniqExact(s) FROM (SELECT argMax(survivor_id, version) AS s FROM cx360.identity_map GROUP BY customer_id)", 1)
 }
+
+// TestSplitAfterAMergeChainRepointsIdentityMap merges Z into Y, then Y into
+// X through a phone, and unlinks the phone: Y is revived, and Z's events —
+// whose identity_map rows said Y, then X through the chain's shortcut — must
+// answer Y again with one argMax lookup.
+func TestSplitAfterAMergeChainRepointsIdentityMap(t *testing.T) {
+	e := start(t, nil)
+	e.post("web", `{"event_id":"k1","type":"login","timestamp":"2026-11-01T09:00:00Z","identifiers":{"email":"x@example.com","phone":"+442079460002"}}`)
+	e.post("store", `{"event_id":"k2","type":"purchase","timestamp":"2026-11-02T09:00:00Z","identifiers":{"loyalty_id":"L-Y"}}`)
+	e.post("app", `{"event_id":"k3","type":"app_open","timestamp":"2026-11-03T09:00:00Z","identifiers":{"user_id":"u-z"}}`)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 3)
+	e.post("store", `{"event_id":"k4","type":"purchase","timestamp":"2026-11-04T09:00:00Z","identifiers":{"loyalty_id":"L-Y","user_id":"u-z"}}`)
+	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'merge'", 1)
+	e.post("store", `{"event_id":"k5","type":"purchase","timestamp":"2026-11-05T09:00:00Z","identifiers":{"loyalty_id":"L-Y","phone":"+442079460002"}}`)
+	e.eventually("SELECT count() FROM cx360.identity_changes FINAL WHERE kind = 'merge'", 2)
+	owners := `SELECT uniqExact(if(survivor = '', customer_id, survivor)) FROM (SELECT customer_id FROM cx360.journey_events FINAL WHERE event_id IN (%s))
+		ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id)
+		USING customer_id`
+	e.eventually(fmt.Sprintf(owners, "'k1','k2','k3','k4','k5'"), 1)
+
+	req, _ := http.NewRequest(http.MethodPost, e.ep.Identity+"/v1/identifiers/phone/+442079460002/unlink", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("unlink: %d", resp.StatusCode)
+	}
+	// Y's and Z's events share one owner, Y; X's are apart.
+	e.eventually(fmt.Sprintf(owners, "'k2','k3','k4'"), 1)
+	e.eventually(fmt.Sprintf(owners, "'k1','k2','k3','k4'"), 2)
+	e.eventually(`SELECT count() FROM (SELECT customer_id FROM cx360.journey_events FINAL WHERE event_id = 'k3')
+		ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id)
+		USING customer_id
+		WHERE survivor IN (SELECT customer_id FROM cx360.journey_events FINAL WHERE event_id = 'k2')`, 1)
+}
+
+// TestLaterPublishedJourneyWins: an event journeyed twice with different
+// customers — by an identity instance killed past its snapshot, then by its
+// successor — keeps, after FINAL, the journey published later, whatever the
+// order the sink inserts them in.
+func TestLaterPublishedJourneyWins(t *testing.T) {
+	e := start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e.post("store", `{"event_id":"twice-1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-1"},"order":{"order_id":"o-1","total":10}}`)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
+	got := kafkatest.ReadN(t, []string{e.ep.Kafka}, "cx.journeys", 1, 10*time.Second)
+	cl, _ := sr.NewClient(sr.URLs(e.ep.Registry))
+	serde := avro.NewSerde(cl)
+	native, _, err := serde.Decode(ctx, got[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := serde.RegisterTopic(ctx, "cx.journeys", schemas.JourneyEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journey := func(customer string) []byte {
+		rec := native.(map[string]any)
+		rec["customer_id"] = customer
+		b, err := codec.Append(nil, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// The successor's journey first, the predecessor's (published a minute
+	// earlier) after it: the sink inserts them in this order.
+	prod := kafka.NewProducer([]string{e.ep.Kafka}, kafka.WriterConfig{}, zap.NewNop())
+	defer prod.Close()
+	now := time.Now()
+	if err := prod.Produce(ctx, kafkago.Message{Topic: "cx.journeys", Key: []byte("successor"), Value: journey("successor"), Time: now}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE customer_id = 'successor'", 1)
+	if err := prod.Produce(ctx, kafkago.Message{Topic: "cx.journeys", Key: []byte("predecessor"), Value: journey("predecessor"), Time: now.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("SELECT count() FROM cx360.journey_events WHERE event_id = 'twice-1'", 3)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'twice-1' AND customer_id = 'successor'", 1)
+}
