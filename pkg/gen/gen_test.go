@@ -406,6 +406,9 @@ func resolve(t *testing.T, events []event.Event) applied {
 		for _, c := range res.Changes {
 			switch c.Kind {
 			case identity.ChangeMerge:
+				if strings.HasPrefix(c.Reason, identity.ReasonReasserted) {
+					continue // restates where ids merged before stand (after a split): not a merge
+				}
 				cause := c.EventID
 				if cause == "" { // a merge found by a replay names its event in the reason
 					cause = c.Reason[strings.LastIndexByte(c.Reason, ' ')+1:]
