@@ -557,7 +557,7 @@ func benchFootprint(g *Graph) []benchPart {
 		if n.agg != nil {
 			nAggs++
 			aggs += benchClass(unsafe.Sizeof(aggregate{}))
-			countsKeys = append(countsKeys, make([]string, len(n.agg.Custom)))
+			countsKeys = append(countsKeys, make([]string, len(n.agg.customCounts())))
 		}
 	}
 	add("node structs", len(g.nodes), uint64(len(g.nodes))*benchClass(unsafe.Sizeof(node{})))
@@ -581,23 +581,22 @@ func benchFootprint(g *Graph) []benchPart {
 		}
 		return m
 	}))
-	var evNodes, evSigs, evIDs uint64
+	var evNodes, evIDs uint64
 	var nEvNodes int
-	for _, ev := range g.bySig {
+	g.bySig.all(func(ev *evidence) {
 		if cap(ev.nodes) > 0 {
 			nEvNodes++
 			evNodes += benchClass(uintptr(cap(ev.nodes)) * ptr)
 		}
-		evSigs += benchClass(uintptr(len(ev.sig)))
 		evIDs += benchClass(uintptr(len(ev.key.ID)))
-	}
-	add("evidence structs", len(g.bySig), uint64(len(g.bySig))*benchClass(unsafe.Sizeof(evidence{})))
+	})
+	nEv := g.bySig.len()
+	add("evidence structs", nEv, uint64(nEv)*benchClass(unsafe.Sizeof(evidence{})))
 	add("evidence nodes slices", nEvNodes, evNodes)
-	add("evidence signatures (joined keys)", len(g.bySig), evSigs)
-	add("evidence event ids", len(g.bySig), evIDs)
-	add("g.bySig map[string]*evidence", len(g.bySig), benchMeasure(func() any {
-		m := map[string]*evidence{}
-		for k, ev := range g.bySig {
+	add("evidence event ids", nEv, evIDs)
+	add("g.bySig map[uint64]*evidence", nEv, benchMeasure(func() any {
+		m := make(map[uint64]*evidence, len(g.bySig.byHash))
+		for k, ev := range g.bySig.byHash {
 			m[k] = ev
 		}
 		return m

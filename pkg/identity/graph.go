@@ -69,19 +69,20 @@ func (a evKey) compare(b evKey) int {
 }
 
 // node is one identifier.
+// Fields are ordered to pack: a graph holds one node per identifier.
 type node struct {
 	key      string // "type:value"
-	prio     int
 	cust     *profile
 	agg      *aggregate  // events anchored on this identifier
 	partners []partner   // stronger identifiers seen with it, for hub detection
 	mentions []*evidence // evidence that named it but could not link it (a limit)
-	hub      bool        // quarantined: never links again
+	first    evKey       // its earliest recorded evidence
+	prio     int32
+	hub      bool // quarantined: never links again
 	// noMerge: shared by several people (detected, or unlinked by an
 	// operator): it stays with the profile it first joined but never links
 	// anything again; events carrying it link their other identifiers.
 	noMerge bool
-	first   evKey // its earliest recorded evidence
 	erased  bool
 }
 
@@ -104,7 +105,6 @@ type evidence struct {
 	channel string
 	nodes   []*node // linkable identifiers, by priority
 	merge   bool    // it joined profiles when applied
-	sig     string
 }
 
 type profile struct {
@@ -124,8 +124,8 @@ type Graph struct {
 	nodes      map[string]*node
 	profiles   map[string]*profile
 	survivor   map[string]string    // id no longer live → where its identifiers went
-	bySig      map[string]*evidence // evidence by identifier set
-	suppressed map[string]bool      // evidence signatures removed by a split
+	bySig      evidenceIndex   // evidence by identifier set
+	suppressed map[string]bool // signatures (joined keys) of identifier sets removed by a split
 	// floor is the lowest version this epoch assigns (see SetEpoch).
 	floor int64
 }
@@ -137,7 +137,7 @@ func NewGraph(rules Rules) (*Graph, error) {
 	}
 	return &Graph{
 		rules: rules, nodes: map[string]*node{}, profiles: map[string]*profile{},
-		survivor: map[string]string{}, bySig: map[string]*evidence{}, suppressed: map[string]bool{},
+		survivor: map[string]string{}, bySig: newEvidenceIndex(), suppressed: map[string]bool{},
 	}, nil
 }
 
@@ -148,7 +148,7 @@ type Stats struct {
 
 // Stats counts what the graph holds.
 func (g *Graph) Stats() Stats {
-	s := Stats{Identifiers: len(g.nodes), Profiles: len(g.profiles), Evidence: len(g.bySig)}
+	s := Stats{Identifiers: len(g.nodes), Profiles: len(g.profiles), Evidence: g.bySig.len()}
 	for _, n := range g.nodes {
 		if n.hub {
 			s.Hubs++
@@ -216,18 +216,18 @@ func (g *Graph) Apply(e *event.Event) Result {
 		return res
 	}
 
-	ev := &evidence{key: key, channel: e.Channel, nodes: nodes, sig: signature(nodes)}
-	if g.suppressed[ev.sig] {
+	ev := &evidence{key: key, channel: e.Channel, nodes: nodes}
+	if g.isSuppressed(nodes) {
 		// An operator split these identifiers apart: the event counts for its
 		// strongest identifier's customer but links nothing.
-		ev = &evidence{key: key, channel: e.Channel, nodes: nodes[:1], sig: signature(nodes[:1])}
+		ev = &evidence{key: key, channel: e.Channel, nodes: nodes[:1]}
 	}
 	// An event is late when its component already holds evidence after it,
 	// the same identifier set was first seen later (the ledger keeps the
 	// earliest evidence of each identifier set), or it predates an identifier's
 	// sharing; it also replays what it revealed.
 	late := len(revealed) > 0
-	if old := g.bySig[ev.sig]; old != nil && old.key.compare(key) > 0 {
+	if old := g.bySig.get(ev.nodes); old != nil && old.key.compare(key) > 0 {
 		late = true
 	}
 	set := revealed
@@ -299,7 +299,7 @@ func (g *Graph) linkable(e *event.Event) []*node {
 			if g.rules.blocklist.Blocked(id.Type, id.Value) {
 				continue // never linked, so never stored
 			}
-			n = &node{key: k, prio: g.rules.rule(id.Type).Priority}
+			n = &node{key: k, prio: int32(g.rules.rule(id.Type).Priority)}
 			g.nodes[k] = n
 		}
 		if slices.Contains(nodes, n) {
@@ -467,8 +467,8 @@ done:
 			RelatedIDs: []string{}, Identifiers: ids, EventID: ev.key.ID, Channel: ev.channel, At: e.ReceivedAt,
 		})
 	}
-	if (len(nodes) > 1 || len(group) == 0) && g.bySig[ev.sig] == nil {
-		g.bySig[ev.sig] = ev
+	if (len(nodes) > 1 || len(group) == 0) && g.bySig.get(ev.nodes) == nil {
+		g.bySig.put(ev)
 		target.evidence = insertSorted(target.evidence, ev)
 		for _, n := range ev.nodes {
 			if n.first == (evKey{}) || ev.key.compare(n.first) < 0 {
@@ -590,7 +590,7 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 		n.first = k
 	}
 	for _, ev := range all {
-		delete(g.bySig, ev.sig)
+		g.bySig.remove(ev)
 		for _, n := range ev.nodes {
 			n.mentions = slices.DeleteFunc(n.mentions, func(m *evidence) bool { return m == ev })
 		}
@@ -598,9 +598,8 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 	for _, ev := range all {
 		if slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.hub || n.erased }) {
 			ev.nodes = slices.DeleteFunc(ev.nodes, func(n *node) bool { return n.hub || n.erased })
-			ev.sig = signature(ev.nodes)
 		}
-		if len(ev.nodes) == 0 || g.suppressed[ev.sig] || (ev != extra && g.bySig[ev.sig] != nil) {
+		if len(ev.nodes) == 0 || g.isSuppressed(ev.nodes) || (ev != extra && g.bySig.get(ev.nodes) != nil) {
 			continue // gone, split apart by an operator, or a later duplicate of an identifier set
 		}
 		ev.merge = false
@@ -928,7 +927,7 @@ func (g *Graph) Split(customerID string, at time.Time) (Result, error) {
 	var res Result
 	for _, ev := range p.evidence {
 		if ev.merge {
-			g.suppressed[ev.sig] = true
+			g.suppressed[signature(ev.nodes)] = true
 		}
 	}
 	g.recompute(g.closure([]*profile{p}), nil, &res, "split "+live, at)
@@ -951,7 +950,7 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 		delete(g.nodes, n.key)
 	}
 	for _, ev := range p.evidence {
-		delete(g.bySig, ev.sig)
+		g.bySig.remove(ev)
 		for _, n := range ev.nodes {
 			n.mentions = slices.DeleteFunc(n.mentions, func(m *evidence) bool { return m == ev })
 		}
@@ -991,7 +990,7 @@ func (a *aggregate) firstSeenMillis() int64 {
 	if a == nil {
 		return 0
 	}
-	return a.FirstSeen.UnixMilli()
+	return fromNanos(a.firstSeen).UnixMilli()
 }
 
 func maxKey(a, b evKey) evKey {
@@ -1001,6 +1000,13 @@ func maxKey(a, b evKey) evKey {
 	return b
 }
 
+// isSuppressed reports whether an operator split the identifier set nodes
+// apart (no signature is built while nothing was ever split).
+func (g *Graph) isSuppressed(nodes []*node) bool {
+	return len(g.suppressed) > 0 && g.suppressed[signature(nodes)]
+}
+
+// signature is an identifier set's joined keys, in key order.
 func signature(nodes []*node) string {
 	keys := make([]string, len(nodes))
 	for i, n := range nodes {

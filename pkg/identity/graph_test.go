@@ -273,8 +273,8 @@ func TestEraseForgetsEverything(t *testing.T) {
 	if _, ok := g.Lookup("email", "ann@x.com"); ok {
 		t.Fatal("erased identifier still resolves")
 	}
-	if _, ok := g.Profile(a); ok || len(g.nodes) != 0 || len(g.bySig) != 0 {
-		t.Fatalf("erased data left: %d nodes, %d evidence", len(g.nodes), len(g.bySig))
+	if _, ok := g.Profile(a); ok || len(g.nodes) != 0 || g.bySig.len() != 0 {
+		t.Fatalf("erased data left: %d nodes, %d evidence", len(g.nodes), g.bySig.len())
 	}
 	if _, err := g.Erase(a, t0); err == nil {
 		t.Fatal("second erase found the customer")

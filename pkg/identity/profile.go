@@ -23,19 +23,23 @@ var frictionWeight = struct{ lowScore, abandoned, longWait, ret float64 }{3, 2, 
 // order-independent (sums, minima, maxima, latest-by-time), so aggregates can
 // be kept per anchor identifier and summed into whatever profile the
 // identifier belongs to after merges and splits.
+//
+// It is kept for most identifiers of the graph, so it is compact: times are
+// unix nanoseconds (zero: no event yet), custom channels hang off a pointer,
+// and the snapshot stores the wider snapAggregate.
 type aggregate struct {
-	FirstSeen, LastSeen time.Time
+	firstSeen, lastSeen int64 // unix ns
 	// Events per channel: fixed counters for the built-in channels (a map per
 	// anchor identifier cost 150 bytes each), a short list for custom ones.
-	Builtin        [4]int64
-	Custom         []ChannelCount
-	Orders         int64
-	Spend          float64
-	CSAT, NPS, CES scoreAt
-	LowScores      int64
-	Abandoned      int64
-	LongWaits      int64
-	Returns        int64
+	builtin        [4]int64
+	custom         *[]ChannelCount
+	orders         int64
+	spend          float64
+	csat, nps, ces scoreAt
+	lowScores      int64
+	abandoned      int64
+	longWaits      int64
+	returns        int64
 }
 
 // ChannelCount counts the events of a custom channel.
@@ -49,61 +53,88 @@ var builtinChannels = [4]string{event.ChannelStore, event.ChannelWeb, event.Chan
 func (a *aggregate) count(channel string, n int64) {
 	for i, c := range builtinChannels {
 		if c == channel {
-			a.Builtin[i] += n
+			a.builtin[i] += n
 			return
 		}
 	}
-	for i := range a.Custom {
-		if a.Custom[i].Channel == channel {
-			a.Custom[i].N += n
+	if a.custom == nil {
+		a.custom = &[]ChannelCount{}
+	}
+	custom := *a.custom
+	for i := range custom {
+		if custom[i].Channel == channel {
+			custom[i].N += n
 			return
 		}
 	}
-	a.Custom = append(a.Custom, ChannelCount{channel, n})
+	*a.custom = append(custom, ChannelCount{channel, n})
+}
+
+// customCounts returns the custom channels' counters (nil when none).
+func (a *aggregate) customCounts() []ChannelCount {
+	if a.custom == nil {
+		return nil
+	}
+	return *a.custom
 }
 
 func (a *aggregate) counts() map[string]int64 {
-	out := make(map[string]int64, 4+len(a.Custom))
+	out := make(map[string]int64, 4+len(a.customCounts()))
 	for i, c := range builtinChannels {
-		if a.Builtin[i] > 0 {
-			out[c] = a.Builtin[i]
+		if a.builtin[i] > 0 {
+			out[c] = a.builtin[i]
 		}
 	}
-	for _, c := range a.Custom {
+	for _, c := range a.customCounts() {
 		out[c.Channel] += c.N
 	}
 	return out
 }
 
-// scoreAt is a survey score and when it was given; the latest wins.
+// scoreAt is a survey score and when it was given (unix ns; zero: none);
+// the latest wins.
 type scoreAt struct {
-	At    time.Time
-	Score float64
-	Set   bool
+	at    int64
+	score float64
 }
 
 func (s scoreAt) value() *float64 {
-	if !s.Set {
+	if s.at == 0 {
 		return nil
 	}
-	v := s.Score
+	v := s.score
 	return &v
 }
 
 func (s *scoreAt) keepLatest(o scoreAt) {
-	if o.Set && (!s.Set || o.At.After(s.At)) {
+	if o.at != 0 && (s.at == 0 || o.at > s.at) {
 		*s = o
 	}
 }
 
+// nanos is t in unix nanoseconds, never zero (zero means "none").
+func nanos(t time.Time) int64 {
+	if n := t.UnixNano(); n != 0 {
+		return n
+	}
+	return 1
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
 // add records one event.
 func (a *aggregate) add(e *event.Event) {
-	t := e.EventTime
-	if a.FirstSeen.IsZero() || t.Before(a.FirstSeen) {
-		a.FirstSeen = t
+	t := nanos(e.EventTime)
+	if a.firstSeen == 0 || t < a.firstSeen {
+		a.firstSeen = t
 	}
-	if t.After(a.LastSeen) {
-		a.LastSeen = t
+	if t > a.lastSeen {
+		a.lastSeen = t
 	}
 	a.count(e.Channel, 1)
 	isReturn := e.Type == "return" || e.Type == "refund"
@@ -112,23 +143,23 @@ func (a *aggregate) add(e *event.Event) {
 			isReturn = true
 		}
 		if !isReturn {
-			a.Orders++
+			a.orders++
 		}
-		a.Spend += *o.Total
+		a.spend += *o.Total
 	}
 	if isReturn {
-		a.Returns++
+		a.returns++
 	}
 	if c := e.Call; c != nil {
 		if c.Outcome == "abandoned" || c.Outcome == "hang" || c.Outcome == "hangup" {
-			a.Abandoned++
+			a.abandoned++
 		}
 		if c.WaitSeconds != nil && *c.WaitSeconds >= LongWaitSeconds {
-			a.LongWaits++
+			a.longWaits++
 		}
 	}
 	if s := e.Survey; s != nil && s.Score != nil {
-		sc := scoreAt{At: t, Score: *s.Score, Set: true}
+		sc := scoreAt{at: t, score: *s.Score}
 		scale := map[string]float64{"csat": 5, "nps": 10, "ces": 7}[s.Kind]
 		if s.ScaleMax != nil {
 			scale = *s.ScaleMax
@@ -136,16 +167,16 @@ func (a *aggregate) add(e *event.Event) {
 		low := *s.Score <= lowScoreShare*scale
 		switch s.Kind {
 		case "csat":
-			a.CSAT.keepLatest(sc)
+			a.csat.keepLatest(sc)
 		case "nps":
-			a.NPS.keepLatest(sc)
+			a.nps.keepLatest(sc)
 			low = *s.Score <= 6 && scale == 10 || low
 		case "ces":
-			a.CES.keepLatest(sc)
+			a.ces.keepLatest(sc)
 			low = *s.Score >= (1-lowScoreShare)*scale // high effort is bad
 		}
 		if low {
-			a.LowScores++
+			a.lowScores++
 		}
 	}
 }
@@ -155,27 +186,27 @@ func (a *aggregate) merge(o *aggregate) {
 	if o == nil {
 		return
 	}
-	if !o.FirstSeen.IsZero() && (a.FirstSeen.IsZero() || o.FirstSeen.Before(a.FirstSeen)) {
-		a.FirstSeen = o.FirstSeen
+	if o.firstSeen != 0 && (a.firstSeen == 0 || o.firstSeen < a.firstSeen) {
+		a.firstSeen = o.firstSeen
 	}
-	if o.LastSeen.After(a.LastSeen) {
-		a.LastSeen = o.LastSeen
+	if o.lastSeen > a.lastSeen {
+		a.lastSeen = o.lastSeen
 	}
-	for i := range a.Builtin {
-		a.Builtin[i] += o.Builtin[i]
+	for i := range a.builtin {
+		a.builtin[i] += o.builtin[i]
 	}
-	for _, c := range o.Custom {
+	for _, c := range o.customCounts() {
 		a.count(c.Channel, c.N)
 	}
-	a.Orders += o.Orders
-	a.Spend += o.Spend
-	a.CSAT.keepLatest(o.CSAT)
-	a.NPS.keepLatest(o.NPS)
-	a.CES.keepLatest(o.CES)
-	a.LowScores += o.LowScores
-	a.Abandoned += o.Abandoned
-	a.LongWaits += o.LongWaits
-	a.Returns += o.Returns
+	a.orders += o.orders
+	a.spend += o.spend
+	a.csat.keepLatest(o.csat)
+	a.nps.keepLatest(o.nps)
+	a.ces.keepLatest(o.ces)
+	a.lowScores += o.lowScores
+	a.abandoned += o.abandoned
+	a.longWaits += o.longWaits
+	a.returns += o.returns
 }
 
 // Friction is a customer's accumulated unsatisfactory moments.
@@ -208,10 +239,10 @@ type Profile struct {
 
 func (a *aggregate) profile(id string, version int64, ids []event.Identifier, merged []string, at time.Time) Profile {
 	p := Profile{
-		CustomerID: id, Version: version, Identifiers: ids, FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
-		EventCounts: a.counts(), Orders: a.Orders, TotalSpend: a.Spend,
+		CustomerID: id, Version: version, Identifiers: ids, FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen),
+		EventCounts: a.counts(), Orders: a.orders, TotalSpend: a.spend,
 		MergedIDs: slices.Clone(merged), UpdatedAt: at,
-		Friction: Friction{LowScores: a.LowScores, AbandonedCalls: a.Abandoned, LongWaits: a.LongWaits, Returns: a.Returns},
+		Friction: Friction{LowScores: a.lowScores, AbandonedCalls: a.abandoned, LongWaits: a.longWaits, Returns: a.returns},
 	}
 	p.Channels = slices.Sorted(maps.Keys(p.EventCounts))
 	if p.Identifiers == nil {
@@ -220,8 +251,8 @@ func (a *aggregate) profile(id string, version int64, ids []event.Identifier, me
 	if p.MergedIDs == nil {
 		p.MergedIDs = []string{}
 	}
-	p.Friction.Score = frictionWeight.lowScore*float64(a.LowScores) + frictionWeight.abandoned*float64(a.Abandoned) +
-		frictionWeight.longWait*float64(a.LongWaits) + frictionWeight.ret*float64(a.Returns)
-	p.LastCSAT, p.LastNPS, p.LastCES = a.CSAT.value(), a.NPS.value(), a.CES.value()
+	p.Friction.Score = frictionWeight.lowScore*float64(a.lowScores) + frictionWeight.abandoned*float64(a.abandoned) +
+		frictionWeight.longWait*float64(a.longWaits) + frictionWeight.ret*float64(a.returns)
+	p.LastCSAT, p.LastNPS, p.LastCES = a.csat.value(), a.nps.value(), a.ces.value()
 	return p
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"slices"
+	"time"
 )
 
 // The snapshot is the graph flattened into index-linked slices, gob-encoded.
@@ -11,12 +13,75 @@ import (
 type snapNode struct {
 	Key      string
 	Cust     int32 // profile index, -1 for none
-	Agg      *aggregate
+	Agg      *snapAggregate
 	Partners []snapPartner
 	Mentions []int32 // evidence indexes
 	Hub      bool
 	NoMerge  bool
 	First    evKey
+}
+
+// snapAggregate is an aggregate as snapshots have always stored it.
+type snapAggregate struct {
+	FirstSeen, LastSeen time.Time
+	Builtin             [4]int64
+	Custom              []ChannelCount
+	Orders              int64
+	Spend               float64
+	CSAT, NPS, CES      snapScore
+	LowScores           int64
+	Abandoned           int64
+	LongWaits           int64
+	Returns             int64
+}
+
+type snapScore struct {
+	At    time.Time
+	Score float64
+	Set   bool
+}
+
+func (s snapScore) score() scoreAt {
+	if !s.Set {
+		return scoreAt{}
+	}
+	return scoreAt{at: nanos(s.At), score: s.Score}
+}
+
+func snapScoreOf(s scoreAt) snapScore {
+	return snapScore{At: fromNanos(s.at), Score: s.score, Set: s.at != 0}
+}
+
+func snapAggregateOf(a *aggregate) *snapAggregate {
+	if a == nil {
+		return nil
+	}
+	return &snapAggregate{
+		FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen), Builtin: a.builtin, Custom: a.customCounts(),
+		Orders: a.orders, Spend: a.spend, CSAT: snapScoreOf(a.csat), NPS: snapScoreOf(a.nps), CES: snapScoreOf(a.ces),
+		LowScores: a.lowScores, Abandoned: a.abandoned, LongWaits: a.longWaits, Returns: a.returns,
+	}
+}
+
+func (s *snapAggregate) aggregate() *aggregate {
+	if s == nil {
+		return nil
+	}
+	a := &aggregate{
+		builtin: s.Builtin, orders: s.Orders, spend: s.Spend, csat: s.CSAT.score(), nps: s.NPS.score(), ces: s.CES.score(),
+		lowScores: s.LowScores, abandoned: s.Abandoned, longWaits: s.LongWaits, returns: s.Returns,
+	}
+	if !s.FirstSeen.IsZero() {
+		a.firstSeen = nanos(s.FirstSeen)
+	}
+	if !s.LastSeen.IsZero() {
+		a.lastSeen = nanos(s.LastSeen)
+	}
+	if len(s.Custom) > 0 {
+		custom := slices.Clone(s.Custom)
+		a.custom = &custom
+	}
+	return a
 }
 
 type snapPartner struct {
@@ -55,7 +120,7 @@ func (g *Graph) Save(w io.Writer) error {
 	var s snapGraph
 	for _, n := range g.nodes {
 		nodeIdx[n] = int32(len(s.Nodes))
-		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: n.agg, Hub: n.hub, NoMerge: n.noMerge, First: n.first})
+		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: snapAggregateOf(n.agg), Hub: n.hub, NoMerge: n.noMerge, First: n.first})
 	}
 	profIdx := make(map[*profile]int32, len(g.profiles))
 	evIdx := map[*evidence]int32{}
@@ -122,7 +187,7 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	nodes := make([]*node, len(s.Nodes))
 	for i, sn := range s.Nodes {
-		nodes[i] = &node{key: sn.Key, prio: g.rules.rule((&node{key: sn.Key}).typ()).Priority, agg: sn.Agg, hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
+		nodes[i] = &node{key: sn.Key, prio: int32(g.rules.rule((&node{key: sn.Key}).typ()).Priority), agg: sn.Agg.aggregate(), hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
 		g.nodes[sn.Key] = nodes[i]
 	}
 	evs := make([]*evidence, len(s.Evidence))
@@ -134,9 +199,8 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 			}
 			ev.nodes = append(ev.nodes, nodes[j])
 		}
-		ev.sig = signature(ev.nodes)
 		evs[i] = ev
-		g.bySig[ev.sig] = ev
+		g.bySig.put(ev)
 	}
 	profs := make([]*profile, len(s.Profiles))
 	for i, sp := range s.Profiles {
