@@ -123,9 +123,9 @@ type Graph struct {
 	rules      Rules
 	nodes      map[string]*node
 	profiles   map[string]*profile
-	survivor   map[string]string    // id no longer live → where its identifiers went
-	bySig      evidenceIndex   // evidence by identifier set
-	suppressed map[string]bool // signatures (joined keys) of identifier sets removed by a split
+	survivor   map[string]string // id no longer live → where its identifiers went
+	bySig      evidenceIndex     // evidence by identifier set
+	suppressed map[string]bool   // signatures (joined keys) of identifier sets removed by a split
 	// floor is the lowest version this epoch assigns (see SetEpoch).
 	floor int64
 }
