@@ -550,9 +550,9 @@ func benchFootprint(g *Graph) []benchPart {
 			nPartners++
 			partners += benchClass(uintptr(cap(n.partners)) * unsafe.Sizeof(partner{}))
 		}
-		if cap(n.mentions) > 0 {
+		if m := g.mentions[n]; cap(m) > 0 {
 			nMentions++
-			mentions += benchClass(uintptr(cap(n.mentions)) * ptr)
+			mentions += benchClass(uintptr(cap(m)) * ptr)
 		}
 		if n.agg != nil {
 			nAggs++

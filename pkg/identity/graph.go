@@ -73,10 +73,9 @@ func (a evKey) compare(b evKey) int {
 type node struct {
 	key      string // "type:value"
 	cust     *profile
-	agg      *aggregate  // events anchored on this identifier
-	partners []partner   // stronger identifiers seen with it, for hub detection
-	mentions []*evidence // evidence that named it but could not link it (a limit)
-	first    evKey       // its earliest recorded evidence
+	agg      *aggregate // events anchored on this identifier
+	partners []partner  // stronger identifiers seen with it, for hub detection
+	first    evKey      // its earliest recorded evidence
 	prio     int32
 	hub      bool // quarantined: never links again
 	// noMerge: shared by several people (detected, or unlinked by an
@@ -102,7 +101,7 @@ type partner struct {
 // every link explainable and every merge reversible.
 type evidence struct {
 	key     evKey
-	channel string
+	channel uint32  // index into Graph.channels: a graph holds a million evidence
 	nodes   []*node // linkable identifiers, by priority
 	merge   bool    // it joined profiles when applied
 }
@@ -126,6 +125,13 @@ type Graph struct {
 	survivor   map[string]string // id no longer live → where its identifiers went
 	bySig      evidenceIndex     // evidence by identifier set
 	suppressed map[string]bool   // signatures (joined keys) of identifier sets removed by a split
+	// mentions: for the few identifiers that have any, the evidence that
+	// named them but could not link them (a limit). A map, not a node
+	// field: a graph holds one node per identifier, and few are refused.
+	mentions map[*node][]*evidence
+	// channels names the channels evidence came from, once each.
+	channels   []string
+	channelIdx map[string]uint32
 	// floor is the lowest version this epoch assigns (see SetEpoch).
 	floor int64
 }
@@ -138,6 +144,7 @@ func NewGraph(rules Rules) (*Graph, error) {
 	return &Graph{
 		rules: rules, nodes: map[string]*node{}, profiles: map[string]*profile{},
 		survivor: map[string]string{}, bySig: newEvidenceIndex(), suppressed: map[string]bool{},
+		mentions: map[*node][]*evidence{}, channelIdx: map[string]uint32{},
 	}, nil
 }
 
@@ -192,7 +199,7 @@ func (g *Graph) Apply(e *event.Event) Result {
 		if n.cust != nil {
 			revealed = append(revealed, n.cust)
 		}
-		for _, m := range n.mentions { // evidence that named it without linking it
+		for _, m := range g.mentions[n] { // evidence that named it without linking it
 			if owner := m.nodes[0].cust; owner != nil {
 				revealed = append(revealed, owner)
 			}
@@ -216,11 +223,11 @@ func (g *Graph) Apply(e *event.Event) Result {
 		return res
 	}
 
-	ev := &evidence{key: key, channel: e.Channel, nodes: nodes}
+	ev := &evidence{key: key, channel: g.channelIndex(e.Channel), nodes: nodes}
 	if g.isSuppressed(nodes) {
 		// An operator split these identifiers apart: the event counts for its
 		// strongest identifier's customer but links nothing.
-		ev = &evidence{key: key, channel: e.Channel, nodes: nodes[:1]}
+		ev = &evidence{key: key, channel: ev.channel, nodes: nodes[:1]}
 	}
 	// An event is late when its component already holds evidence after it,
 	// the same identifier set was first seen later (the ledger keeps the
@@ -464,7 +471,7 @@ done:
 		}
 		res.Changes = append(res.Changes, Change{
 			ID: changeID(ChangeLink, ev.key.ID, target.id), Kind: ChangeLink, CustomerID: target.id,
-			RelatedIDs: []string{}, Identifiers: ids, EventID: ev.key.ID, Channel: ev.channel, At: e.ReceivedAt,
+			RelatedIDs: []string{}, Identifiers: ids, EventID: ev.key.ID, Channel: g.channels[ev.channel], At: e.ReceivedAt,
 		})
 	}
 	if (len(nodes) > 1 || len(group) == 0) && g.bySig.get(ev.nodes) == nil {
@@ -479,7 +486,7 @@ done:
 		// Identifiers the rules kept out remember this evidence: if their own
 		// component changes, this one must be replayed with it.
 		for _, n := range nodes[stop:] {
-			n.mentions = append(n.mentions, ev)
+			g.mentions[n] = append(g.mentions[n], ev)
 			if n.cust != nil {
 				n.cust.lastKey = maxKey(n.cust.lastKey, ev.key)
 			}
@@ -522,7 +529,7 @@ func (g *Graph) absorb(p, q *profile, ev *evidence, res *Result, e *event.Event)
 	}
 	res.Changes = append(res.Changes, Change{
 		ID: changeID(ChangeMerge, ev.key.ID, q.id), Kind: ChangeMerge, CustomerID: p.id, RelatedIDs: []string{q.id},
-		Identifiers: ids, EventID: ev.key.ID, Channel: ev.channel, Reason: "shared identifiers", At: e.ReceivedAt,
+		Identifiers: ids, EventID: ev.key.ID, Channel: g.channels[ev.channel], Reason: "shared identifiers", At: e.ReceivedAt,
 	})
 	res.Removed = appendUnique(res.Removed, q.id)
 	res.Updated = appendUnique(res.Updated, p.id)
@@ -546,7 +553,7 @@ func (g *Graph) closure(set []*profile) []*profile {
 			}
 		}
 		for _, n := range out[i].nodes {
-			for _, m := range n.mentions {
+			for _, m := range g.mentions[n] {
 				add(m.nodes[0].cust) // the profile that evidence linked
 			}
 		}
@@ -592,7 +599,7 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 	for _, ev := range all {
 		g.bySig.remove(ev)
 		for _, n := range ev.nodes {
-			n.mentions = slices.DeleteFunc(n.mentions, func(m *evidence) bool { return m == ev })
+			g.dropMention(n, ev)
 		}
 	}
 	for _, ev := range all {
@@ -631,7 +638,7 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 		for p, ids := range byProfile {
 			res.Changes = append(res.Changes, Change{
 				ID: changeID(ChangeLink, extra.key.ID, p.id), Kind: ChangeLink, CustomerID: p.id,
-				RelatedIDs: []string{}, Identifiers: ids, EventID: extra.key.ID, Channel: extra.channel, At: at,
+				RelatedIDs: []string{}, Identifiers: ids, EventID: extra.key.ID, Channel: g.channels[extra.channel], At: at,
 			})
 		}
 	}
@@ -952,8 +959,11 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 	for _, ev := range p.evidence {
 		g.bySig.remove(ev)
 		for _, n := range ev.nodes {
-			n.mentions = slices.DeleteFunc(n.mentions, func(m *evidence) bool { return m == ev })
+			g.dropMention(n, ev)
 		}
+	}
+	for _, n := range p.nodes {
+		delete(g.mentions, n)
 	}
 	// Other profiles' evidence may name an erased identifier (a link the rules
 	// refused), and other identifiers remember it as a partner: drop it there too.
@@ -998,6 +1008,30 @@ func maxKey(a, b evKey) evKey {
 		return a
 	}
 	return b
+}
+
+// channelIndex returns the index of channel in g.channels, adding it.
+func (g *Graph) channelIndex(channel string) uint32 {
+	if i, ok := g.channelIdx[channel]; ok {
+		return i
+	}
+	i := uint32(len(g.channels))
+	g.channels = append(g.channels, channel)
+	g.channelIdx[channel] = i
+	return i
+}
+
+// dropMention forgets that ev named n without linking it.
+func (g *Graph) dropMention(n *node, ev *evidence) {
+	list, ok := g.mentions[n]
+	if !ok {
+		return
+	}
+	if list = slices.DeleteFunc(list, func(m *evidence) bool { return m == ev }); len(list) == 0 {
+		delete(g.mentions, n)
+	} else {
+		g.mentions[n] = list
+	}
 }
 
 // isSuppressed reports whether an operator split the identifier set nodes

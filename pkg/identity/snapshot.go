@@ -59,7 +59,7 @@ func snapAggregateOf(a *aggregate) *snapAggregate {
 	return &snapAggregate{
 		FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen), Builtin: a.builtin, Custom: a.customCounts(),
 		Orders: a.orders, Spend: a.spend, CSAT: snapScoreOf(a.csat), NPS: snapScoreOf(a.nps), CES: snapScoreOf(a.ces),
-		LowScores: a.lowScores, Abandoned: a.abandoned, LongWaits: a.longWaits, Returns: a.returns,
+		LowScores: int64(a.lowScores), Abandoned: int64(a.abandoned), LongWaits: int64(a.longWaits), Returns: int64(a.returns),
 	}
 }
 
@@ -69,7 +69,7 @@ func (s *snapAggregate) aggregate() *aggregate {
 	}
 	a := &aggregate{
 		builtin: s.Builtin, orders: s.Orders, spend: s.Spend, csat: s.CSAT.score(), nps: s.NPS.score(), ces: s.CES.score(),
-		lowScores: s.LowScores, abandoned: s.Abandoned, longWaits: s.LongWaits, returns: s.Returns,
+		lowScores: uint32(s.LowScores), abandoned: uint32(s.Abandoned), longWaits: uint32(s.LongWaits), returns: uint32(s.Returns),
 	}
 	if !s.FirstSeen.IsZero() {
 		a.firstSeen = nanos(s.FirstSeen)
@@ -130,7 +130,7 @@ func (g *Graph) Save(w io.Writer) error {
 		}
 		i := int32(len(s.Evidence))
 		evIdx[ev] = i
-		se := snapEvidence{Key: ev.key, Channel: ev.channel, Merge: ev.merge}
+		se := snapEvidence{Key: ev.key, Channel: g.channels[ev.channel], Merge: ev.merge}
 		for _, n := range ev.nodes {
 			se.Nodes = append(se.Nodes, nodeIdx[n])
 		}
@@ -159,7 +159,7 @@ func (g *Graph) Save(w io.Writer) error {
 				sn.Partners = append(sn.Partners, snapPartner{N: j, First: p.first, Last: p.last})
 			}
 		}
-		for _, m := range n.mentions {
+		for _, m := range g.mentions[n] {
 			if j, ok := evIdx[m]; ok {
 				sn.Mentions = append(sn.Mentions, j)
 			}
@@ -192,7 +192,7 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	evs := make([]*evidence, len(s.Evidence))
 	for i, se := range s.Evidence {
-		ev := &evidence{key: se.Key, channel: se.Channel, merge: se.Merge}
+		ev := &evidence{key: se.Key, channel: g.channelIndex(se.Channel), merge: se.Merge}
 		for _, j := range se.Nodes {
 			if int(j) >= len(nodes) {
 				return nil, fmt.Errorf("identity: snapshot is corrupt: evidence names node %d of %d", j, len(nodes))
@@ -223,7 +223,7 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 			n.partners = append(n.partners, partner{n: nodes[p.N], first: p.First, last: p.Last})
 		}
 		for _, j := range sn.Mentions {
-			n.mentions = append(n.mentions, evs[j])
+			g.mentions[n] = append(g.mentions[n], evs[j])
 		}
 	}
 	if s.Survivor != nil {
