@@ -1,6 +1,9 @@
 package identity
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // TestEvidenceIndexKeepsCollidingSetsApart: two identifier sets under one
 // hash are both found, each as itself, and removed independently.
@@ -25,5 +28,23 @@ func TestEvidenceIndexKeepsCollidingSetsApart(t *testing.T) {
 	x.remove(ab)
 	if x.get(ab.nodes) != nil {
 		t.Fatal("a removed set is still found")
+	}
+}
+
+// TestEraseLeavesNoEvidenceBehind: erasing customers whose evidence named
+// each other's identifiers leaves nothing in the evidence index (an entry
+// filed under a set that later changed would never be found again).
+func TestEraseLeavesNoEvidenceBehind(t *testing.T) {
+	g := newTestGraph(t)
+	a := g.Apply(ev("e1", 0, "user_id:u1", "email:a@example.com")).CustomerID
+	b := g.Apply(ev("e2", 1, "user_id:u2")).CustomerID
+	g.Apply(ev("e3", 2, "user_id:u1", "user_id:u2"))
+	for _, id := range []string{b, a} { // b first: a's evidence naming b's identifier changes while indexed
+		if _, err := g.Erase(id, t0); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if st := g.Stats(); st.Evidence != 0 || st.Profiles != 0 || st.Identifiers != 0 {
+		t.Fatalf("after erasing every customer: %+v", st)
 	}
 }

@@ -712,6 +712,13 @@ func (g *Graph) diff(oldOf map[*node]*profile, res *Result, reason string, at ti
 // split and B revived, A belongs where its first identifier went.
 func (g *Graph) repointMerged(old *profile, reason string, at time.Time) []Change {
 	by := map[string][]string{}
+	if _, live := g.profiles[old.id]; !live {
+		// The split profile's own id, when no piece kept it: it answers with
+		// the piece its creating identifier went to.
+		if to, ok := g.survivor[old.id]; ok {
+			by[to] = append(by[to], old.id)
+		}
+	}
 	for _, n := range old.nodes {
 		if n.cust == nil {
 			continue
@@ -732,7 +739,7 @@ func (g *Graph) repointMerged(old *profile, reason string, at time.Time) []Chang
 	for _, to := range targets {
 		slices.Sort(by[to])
 		changes = append(changes, Change{
-			ID: changeID(ChangeMerge, reason+"\x00repoint", to), Kind: ChangeMerge, CustomerID: to, RelatedIDs: by[to],
+			ID: changeID(ChangeMerge, reason+"\x00repoint\x00"+old.id, to), Kind: ChangeMerge, CustomerID: to, RelatedIDs: by[to],
 			Identifiers: []event.Identifier{}, Reason: ReasonReasserted + ": merged before into " + old.id + ", which was split (" + reason + ")", At: at,
 		})
 	}
@@ -967,9 +974,22 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 	}
 	// Other profiles' evidence may name an erased identifier (a link the rules
 	// refused), and other identifiers remember it as a partner: drop it there too.
+	erased := func(n *node) bool { return n.erased }
 	for _, q := range g.profiles {
 		for _, ev := range q.evidence {
-			ev.nodes = slices.DeleteFunc(ev.nodes, func(n *node) bool { return n.erased })
+			if !slices.ContainsFunc(ev.nodes, erased) {
+				continue
+			}
+			// The index finds evidence by its identifier set: take it out
+			// while the set changes.
+			indexed := g.bySig.get(ev.nodes) == ev
+			if indexed {
+				g.bySig.remove(ev)
+			}
+			ev.nodes = slices.DeleteFunc(ev.nodes, erased)
+			if indexed && len(ev.nodes) > 0 && g.bySig.get(ev.nodes) == nil {
+				g.bySig.put(ev)
+			}
 		}
 	}
 	for _, n := range g.nodes {

@@ -250,14 +250,10 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 	}
 	g.SetEpoch(epoch)
 	// The changes this instance's predecessors published past the loaded
-	// snapshot: from where it says the topic ended to where it ends now,
-	// before this instance publishes anything. Until reconciled, every
-	// snapshot keeps pointing at their start.
+	// snapshot start where it says the topic ended. Until reconciled, every
+	// snapshot keeps pointing there; after, at where the topic ended while
+	// this instance still held the lease.
 	changesFrom := snap.ChangesEnd
-	changesUntil, err := s.endOffsets(ctx, s.topics.IdentityChanges)
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	s.graph = g
 	s.mu.Unlock()
@@ -283,9 +279,10 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 	reconciled := false
 	for _, p := range partitions {
 		readers.Add(1)
+		from := offsets[p] // read here: settle writes offsets while the readers run
 		go func() {
 			defer readers.Done()
-			if err := s.read(readCtx, p, offsets[p], in); err != nil && readCtx.Err() == nil {
+			if err := s.read(readCtx, p, from, in); err != nil && readCtx.Err() == nil {
 				select {
 				case readErr <- err:
 				default:
@@ -368,15 +365,15 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 			broken = true
 			return err
 		}
-		changesEnd := changesFrom
-		if reconciled {
-			var err error
-			if changesEnd, err = s.endOffsets(fctx, s.topics.IdentityChanges); err != nil {
+		if reconciled && ctx.Err() == nil {
+			if end, ok, err := s.changesEndWhileHolding(fctx, epoch); err != nil {
 				return err
+			} else if ok {
+				changesFrom = end
 			}
 		}
 		s.mu.RLock()
-		err := s.store.save(s.graph, offsets, changesEnd)
+		err := s.store.save(s.graph, offsets, changesFrom)
 		s.mu.RUnlock()
 		if err != nil {
 			return err
@@ -448,7 +445,8 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 					broken = true
 					return err
 				}
-				if err := s.reconcile(ctx, changesFrom, changesUntil); err != nil {
+				if err := s.reconcile(ctx, changesFrom, epoch); err != nil {
+					broken = true // the graph may hold versions whose outputs were not acknowledged
 					return err
 				}
 				reconciled = true
@@ -503,15 +501,19 @@ func (s *Stage) client() (*kafkago.Client, func()) {
 
 // endOffsets returns each partition's end offset on topic.
 func (s *Stage) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
-	return s.listOffsets(ctx, topic, kafkago.LastOffsetOf)
+	return s.listOffsets(ctx, topic, false)
 }
 
 // startOffsets returns each partition's first offset on topic.
 func (s *Stage) startOffsets(ctx context.Context, topic string) (map[int]int64, error) {
-	return s.listOffsets(ctx, topic, kafkago.FirstOffsetOf)
+	return s.listOffsets(ctx, topic, true)
 }
 
-func (s *Stage) listOffsets(ctx context.Context, topic string, at func(partition int) kafkago.OffsetRequest) (map[int]int64, error) {
+func (s *Stage) listOffsets(ctx context.Context, topic string, first bool) (map[int]int64, error) {
+	at := kafkago.LastOffsetOf
+	if first {
+		at = kafkago.FirstOffsetOf
+	}
 	partitions, err := s.partitions(ctx, topic)
 	if err != nil {
 		return nil, err
@@ -531,11 +533,7 @@ func (s *Stage) listOffsets(ctx context.Context, topic string, at func(partition
 		if po.Error != nil {
 			return nil, fmt.Errorf("identity: offset of %s/%d: %w", topic, po.Partition, po.Error)
 		}
-		if po.FirstOffset >= 0 && po.LastOffset < 0 { // asked for the first offset
-			out[po.Partition] = po.FirstOffset
-		} else {
-			out[po.Partition] = po.LastOffset
-		}
+		out[po.Partition] = answeredOffset(po, first)
 	}
 	return out, nil
 }
@@ -562,6 +560,27 @@ func (s *Stage) claimEpoch(ctx context.Context) (int64, error) {
 	return resp.BaseOffset + 1, nil
 }
 
+// answeredOffset digs the one offset a ListOffsets answer holds for a
+// partition out of kafka-go's PartitionOffsets. kafka-go files the answer by
+// the timestamp the broker sent back (-2 first, -1 last, else a real time),
+// which brokers do not all set to the kind asked for, and presets the asked
+// kind's field to 0.
+func answeredOffset(po kafkago.PartitionOffsets, first bool) int64 {
+	for o := range po.Offsets {
+		return o
+	}
+	if first {
+		if po.LastOffset >= 0 {
+			return po.LastOffset
+		}
+		return max(po.FirstOffset, 0)
+	}
+	if po.FirstOffset >= 0 {
+		return po.FirstOffset
+	}
+	return max(po.LastOffset, 0)
+}
+
 // caughtUp reports whether every partition was resolved up to its end.
 func caughtUp(offsets, end map[int]int64) bool {
 	for p, e := range end {
@@ -586,8 +605,9 @@ func caughtUp(offsets, end map[int]int64) bool {
 // does not, and reasserts (identity.Graph.Reassert) where each of those ids
 // stands, and each id named by a merge or split that the predecessors
 // published past the loaded snapshot (from changesFrom, nil: the topic's
-// start, up to changesUntil).
-func (s *Stage) reconcile(ctx context.Context, changesFrom, changesUntil map[int]int64) error {
+// start; changes of this instance's epoch and later are its own, and left
+// out).
+func (s *Stage) reconcile(ctx context.Context, changesFrom map[int]int64, epoch int64) error {
 	msgs, err := s.cluster.Snapshot(ctx, s.topics.Customers, 0)
 	if err != nil {
 		return fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.Customers, err)
@@ -603,7 +623,7 @@ func (s *Stage) reconcile(ctx context.Context, changesFrom, changesUntil map[int
 		}
 	}
 	slices.Sort(published)
-	named, scanned, err := s.namedBetween(ctx, changesFrom, changesUntil)
+	named, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
 	if err != nil {
 		return err
 	}
@@ -631,10 +651,13 @@ func (s *Stage) reconcile(ctx context.Context, changesFrom, changesUntil map[int
 	if err != nil {
 		return err
 	}
-	if len(out) > 0 {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := s.prod.Produce(pctx, out...); err != nil {
+	// In chunks, each with its own deadline: after a long outage there can be
+	// many, and one deadline for all would fail every attempt alike.
+	for chunk := range slices.Chunk(out, 10_000) {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := s.prod.Produce(pctx, chunk...)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("identity: producing reconciled profiles and changes: %w", err)
 		}
 	}
@@ -644,10 +667,12 @@ func (s *Stage) reconcile(ctx context.Context, changesFrom, changesUntil map[int
 	return nil
 }
 
-// namedBetween returns the ids named (as customer or related id) by the
+// namedBefore returns the ids named (as customer or related id) by the
 // merges and splits on cx.identity.changes from the offsets from (nil: the
-// start) up to until, and how many changes it read.
-func (s *Stage) namedBetween(ctx context.Context, from, until map[int]int64) ([]string, int, error) {
+// start) on that an earlier epoch than epoch published, and how many changes
+// it read. A record it cannot decode is logged and skipped: it names nothing
+// this instance could act on, and failing would fail every restart.
+func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64) ([]string, int, error) {
 	next, err := s.startOffsets(ctx, s.topics.IdentityChanges)
 	if err != nil {
 		return nil, 0, err
@@ -658,16 +683,21 @@ func (s *Stage) namedBetween(ctx context.Context, from, until map[int]int64) ([]
 	client, done := s.client()
 	defer done()
 	seen := map[string]bool{}
-	scanned := 0
-	var decodeErr error
-	err = kafka.FetchRange(ctx, client, s.topics.IdentityChanges, next, until, func(m kafkago.Message) bool {
+	scanned, undecodable := 0, 0
+	err = kafka.FetchNew(ctx, client, s.topics.IdentityChanges, next, func(m kafkago.Message) bool {
 		scanned++
 		native, _, err := s.serde.Decode(ctx, m.Value)
 		if err != nil {
-			decodeErr = fmt.Errorf("identity: decoding %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
-			return false
+			if undecodable++; undecodable <= 10 {
+				s.logger.Warn("identity: skipping an undecodable change while reconciling", zap.String("topic", m.Topic),
+					zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			}
+			return true
 		}
 		c, _ := native.(map[string]any)
+		if v, _ := c["version"].(int64); v>>identity.EpochShift >= epoch {
+			return true // this instance's own
+		}
 		if kind, _ := c["kind"].(string); kind != identity.ChangeMerge && kind != identity.ChangeSplit {
 			return true
 		}
@@ -682,9 +712,6 @@ func (s *Stage) namedBetween(ctx context.Context, from, until map[int]int64) ([]
 		}
 		return true
 	})
-	if err == nil {
-		err = decodeErr
-	}
 	if err != nil {
 		return nil, scanned, fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.IdentityChanges, err)
 	}
@@ -694,6 +721,21 @@ func (s *Stage) namedBetween(ctx context.Context, from, until map[int]int64) ([]
 	}
 	slices.Sort(ids)
 	return ids, scanned, nil
+}
+
+// changesEndWhileHolding returns where cx.identity.changes ends, and whether
+// no other instance had claimed an epoch by then: only then can no change
+// of a successor lie before that end, and may a snapshot record it.
+func (s *Stage) changesEndWhileHolding(ctx context.Context, epoch int64) (map[int]int64, bool, error) {
+	end, err := s.endOffsets(ctx, s.topics.IdentityChanges)
+	if err != nil {
+		return nil, false, err
+	}
+	lease, err := s.endOffsets(ctx, s.topics.IdentityLease)
+	if err != nil {
+		return nil, false, err
+	}
+	return end, lease[0] == epoch, nil
 }
 
 // partitions returns topic's partition ids, in order.
