@@ -151,6 +151,10 @@ func TestPipelineLandsInClickHouse(t *testing.T) {
 	e.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"anonymous_id":"anon-1"},"web":{"url":"https://shop.example/"}}
 {"event_id":"w2","type":"login","timestamp":"2026-11-02T09:05:00Z","identifiers":{"anonymous_id":"anon-1","email":"ann@example.com"}}`)
 	e.post("store", `{"event_id":"s1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-77","phone":"020 7946 0958"},"store":{"store_id":"S-1"},"order":{"order_id":"o-1","total":42.5,"items":[{"sku":"A1","quantity":1,"price":42.5}]}}`)
+	// Two customers first: events on different partitions may be resolved
+	// in any order, and a call resolved before the purchase would make the
+	// purchase join Ann's customer without a merge.
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 3)
 	e.post("phone", `{"event_id":"p1","type":"call","timestamp":"2026-11-04T10:00:00Z","identifiers":{"phone":"+44 20 7946 0958","email":"ann@example.com"},"call":{"wait_seconds":240,"outcome":"resolved","reason":"delivery_date"}}
 {"event_id":"p2","type":"survey_response","timestamp":"2026-11-04T10:30:00Z","identifiers":{"phone":"+442079460958"},"survey":{"kind":"csat","score":2}}`)
 
