@@ -78,22 +78,7 @@ func TestChaosKillsEveryProcess(t *testing.T) {
 	if got, want := queryStrings(ctx, t, ch, "SELECT customer_id FROM cx360.customers FINAL WHERE is_deleted = 0"), truth.CustomerIDs(); !sameSet(got, want) {
 		t.Errorf("after the chaos: %d live customers; the truth has %d (first differences: %v)", len(got), len(want), firstDiff(got, want))
 	}
-	owners := map[string]string{}
-	rows, err := ch.Query(ctx, `SELECT event_id, if(survivor = '', customer_id, survivor)
-		FROM (SELECT event_id, customer_id FROM cx360.journey_events FINAL)
-		ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id)
-		USING customer_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id, owner string
-		if err := rows.Scan(&id, &owner); err != nil {
-			t.Fatal(err)
-		}
-		owners[id] = owner
-	}
-	rows.Close()
+	owners := eventOwners(ctx, t, ch)
 	wrong := 0
 	explained := map[string]bool{}
 	for _, e := range truth.Events {
@@ -104,8 +89,7 @@ func TestChaosKillsEveryProcess(t *testing.T) {
 				_ = ch.QueryRow(ctx, "SELECT customer_id FROM cx360.journey_events FINAL WHERE event_id = '"+e.ID+"'").Scan(&resolved)
 				if !explained[resolved] {
 					explained[resolved] = true
-					maps := queryStrings(ctx, t, ch, "SELECT concat(survivor_id, ' v', toString(version)) FROM cx360.identity_map WHERE customer_id = '"+resolved+"' ORDER BY version")
-					changes := queryStrings(ctx, t, ch, "SELECT concat(kind, ' ', customer_id, ' ', arrayStringConcat(related_ids, ','), ' v', toString(version), ' ', reason) FROM cx360.identity_changes WHERE customer_id = '"+resolved+"' OR has(related_ids, '"+resolved+"') ORDER BY version")
+					maps, changes := identityHistory(ctx, t, ch, resolved)
 					t.Logf("event %s: truth %s, ClickHouse %s via resolved id %s\n  identity_map: %v\n  changes: %v", e.ID, e.Customer, owners[e.ID], resolved, maps, changes)
 				}
 			}
@@ -160,9 +144,17 @@ func explainCustomers(ctx context.Context, t *testing.T, ch *clickhouse.Client, 
 			resp.Body.Close()
 		}
 		rows := queryStrings(ctx, t, ch, "SELECT concat(toString(version), ' deleted=', toString(is_deleted), ' orders=', toString(orders)) FROM cx360.customers WHERE customer_id = '"+id+"' ORDER BY version")
-		maps := queryStrings(ctx, t, ch, "SELECT concat(survivor_id, ' v', toString(version)) FROM cx360.identity_map WHERE customer_id = '"+id+"' ORDER BY version")
-		changes := queryStrings(ctx, t, ch, "SELECT concat(kind, ' ', customer_id, ' ', arrayStringConcat(related_ids, ','), ' v', toString(version)) FROM cx360.identity_changes WHERE customer_id = '"+id+"' OR has(related_ids, '"+id+"') ORDER BY version")
+		maps, changes := identityHistory(ctx, t, ch, id)
 		t.Logf("%s\n  identity API: %.200s\n  customers rows: %v\n  identity_map: %v\n  changes: %v\n  kafka cx.customers: %v\n  kafka cx.identity.changes: %v",
 			d, body, rows, maps, changes, onKafka("cx.customers", id), onKafka("cx.identity.changes", id))
 	}
+}
+
+// identityHistory is what ClickHouse holds of a customer id's identity: its
+// identity_map rows and the changes naming it, oldest version first.
+func identityHistory(ctx context.Context, t *testing.T, ch *clickhouse.Client, id string) (maps, changes []string) {
+	t.Helper()
+	maps = queryStrings(ctx, t, ch, "SELECT concat(survivor_id, ' v', toString(version)) FROM cx360.identity_map WHERE customer_id = '"+id+"' ORDER BY version")
+	changes = queryStrings(ctx, t, ch, "SELECT concat(kind, ' ', customer_id, ' ', arrayStringConcat(related_ids, ','), ' v', toString(version), ' ', reason) FROM cx360.identity_changes WHERE customer_id = '"+id+"' OR has(related_ids, '"+id+"') ORDER BY version")
+	return maps, changes
 }

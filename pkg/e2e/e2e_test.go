@@ -114,22 +114,7 @@ func TestEndToEndMatchesGroundTruth(t *testing.T) {
 	}
 
 	// Every event's owner, through one identity_map lookup.
-	owners := map[string]string{}
-	rows, err = ch.Query(ctx, `SELECT event_id, if(survivor = '', customer_id, survivor)
-		FROM (SELECT event_id, customer_id FROM cx360.journey_events FINAL)
-		ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id)
-		USING customer_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id, owner string
-		if err := rows.Scan(&id, &owner); err != nil {
-			t.Fatal(err)
-		}
-		owners[id] = owner
-	}
-	rows.Close()
+	owners := eventOwners(ctx, t, ch)
 	wrong := 0
 	for _, e := range truth.Events {
 		if owners[e.ID] != e.Customer {
@@ -293,4 +278,27 @@ func firstDiff(got, want []string) []string {
 		}
 	}
 	return out
+}
+
+// eventOwners maps every event in ClickHouse to its customer now, through
+// one identity_map lookup (DESIGN.md's contract).
+func eventOwners(ctx context.Context, t *testing.T, ch *clickhouse.Client) map[string]string {
+	t.Helper()
+	rows, err := ch.Query(ctx, `SELECT event_id, if(survivor = '', customer_id, survivor)
+		FROM (SELECT event_id, customer_id FROM cx360.journey_events FINAL)
+		ANY LEFT JOIN (SELECT customer_id, argMax(survivor_id, version) AS survivor FROM cx360.identity_map GROUP BY customer_id)
+		USING customer_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	owners := map[string]string{}
+	for rows.Next() {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			t.Fatal(err)
+		}
+		owners[id] = owner
+	}
+	return owners
 }
