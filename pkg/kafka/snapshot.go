@@ -24,12 +24,6 @@ func Snapshot(ctx context.Context, brokers []string, topic string, limit int) ([
 // the partition's high watermark, calling fn for each and advancing next. fn
 // returning false stops the fetch.
 func FetchNew(ctx context.Context, client *kafkago.Client, topic string, next map[int]int64, fn func(kafkago.Message) bool) error {
-	return FetchRange(ctx, client, topic, next, nil, fn)
-}
-
-// FetchRange is FetchNew that stops, on each partition named in until, before
-// the offset until gives it.
-func FetchRange(ctx context.Context, client *kafkago.Client, topic string, next, until map[int]int64, fn func(kafkago.Message) bool) error {
 	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return fmt.Errorf("kafka: metadata: %w", err)
@@ -41,17 +35,12 @@ func FetchRange(ctx context.Context, client *kafkago.Client, topic string, next,
 		return fmt.Errorf("kafka: metadata %q: %w", topic, err)
 	}
 	for _, p := range md.Topics[0].Partitions {
-		end, bounded := until[p.ID]
-	partition:
-		for !bounded || next[p.ID] < end {
+		for {
 			msgs, hwm, err := fetchPartition(ctx, client, topic, p.ID, next[p.ID])
 			if err != nil {
 				return err
 			}
 			for _, m := range msgs {
-				if bounded && m.Offset >= end {
-					break partition
-				}
 				next[p.ID] = m.Offset + 1
 				if !fn(m) {
 					return nil
