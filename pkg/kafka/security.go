@@ -121,12 +121,15 @@ func (c Cluster) NewProducer(cfg WriterConfig, logger *zap.Logger) *Producer {
 	return newProducer(c, cfg, logger)
 }
 
-// adminClient returns a client on its own transport. A fresh transport per
-// call matters: kafka-go transports cache a failed metadata lookup until
-// their next refresh, so a shared one would keep reporting a broker that has
-// since come up as unreachable.
-func (c Cluster) adminClient() (*kafkago.Client, func()) {
-	transport := c.Transport("cx360-admin", 0)
+// Client returns a client for single requests (metadata, offsets, produce
+// without a writer) on its own transport; call the returned func when done.
+// A fresh transport per call matters: kafka-go transports cache a failed
+// metadata lookup until their next refresh, so a shared one would keep
+// reporting a broker that has since come up as unreachable.
+func (c Cluster) Client(clientID string) (*kafkago.Client, func()) {
+	transport := c.Transport(clientID, 0)
 	client := &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Transport: transport}
 	return client, transport.CloseIdleConnections
 }
+
+func (c Cluster) adminClient() (*kafkago.Client, func()) { return c.Client("cx360-admin") }

@@ -494,10 +494,7 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 
 // client is a Kafka client for the stage's requests outside consuming and
 // producing; call the returned func when done.
-func (s *Stage) client() (*kafkago.Client, func()) {
-	transport := s.cluster.Transport("cx360-identity", 0)
-	return &kafkago.Client{Addr: kafkago.TCP(s.cluster.Brokers...), Transport: transport}, transport.CloseIdleConnections
-}
+func (s *Stage) client() (*kafkago.Client, func()) { return s.cluster.Client("cx360-identity") }
 
 // endOffsets returns each partition's end offset on topic.
 func (s *Stage) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
