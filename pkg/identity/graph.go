@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -730,17 +731,22 @@ func (g *Graph) repointMerged(old *profile, reason string, at time.Time) []Chang
 		g.survivor[id] = n.cust.id
 		by[n.cust.id] = append(by[n.cust.id], id)
 	}
-	targets := make([]string, 0, len(by))
-	for to := range by {
-		targets = append(targets, to)
-	}
-	slices.Sort(targets)
-	changes := make([]Change, 0, len(targets))
-	for _, to := range targets {
+	return mergesInto(by, reason+"\x00repoint\x00"+old.id, ReasonReasserted+": merged before into "+old.id+", which was split ("+reason+")", at)
+}
+
+// mergesInto reports, as one merge change per customer (in id order, ids
+// sorted, empty lists left out), that the ids grouped under it are merged
+// into it. Versions are the caller's (or bump's) to set.
+func mergesInto(by map[string][]string, cause, reason string, at time.Time) []Change {
+	var changes []Change
+	for _, to := range slices.Sorted(maps.Keys(by)) {
+		if len(by[to]) == 0 {
+			continue
+		}
 		slices.Sort(by[to])
 		changes = append(changes, Change{
-			ID: changeID(ChangeMerge, reason+"\x00repoint\x00"+old.id, to), Kind: ChangeMerge, CustomerID: to, RelatedIDs: by[to],
-			Identifiers: []event.Identifier{}, Reason: ReasonReasserted + ": merged before into " + old.id + ", which was split (" + reason + ")", At: at,
+			ID: changeID(ChangeMerge, cause, to), Kind: ChangeMerge, CustomerID: to, RelatedIDs: by[to],
+			Identifiers: []event.Identifier{}, Reason: reason, At: at,
 		})
 	}
 	return changes
@@ -823,33 +829,21 @@ func (g *Graph) Reassert(ids []string, why string, at time.Time) Result {
 			bySurvivor[live] = append(bySurvivor[live], id)
 		}
 	}
-	survivors := make([]string, 0, len(bySurvivor))
-	for live := range bySurvivor {
-		survivors = append(survivors, live)
-	}
-	slices.Sort(survivors)
-	for _, live := range survivors {
+	for _, live := range slices.Sorted(maps.Keys(bySurvivor)) {
 		p := g.profiles[live]
 		p.version = g.nextVersion(p.version)
 		res.Updated = append(res.Updated, live)
-		var merged []string
-		for _, id := range bySurvivor[live] {
-			if id == live {
-				res.Changes = append(res.Changes, Change{
-					ID: changeID(ChangeSplit, cause, id), Kind: ChangeSplit, CustomerID: id, RelatedIDs: []string{id},
-					Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: p.version,
-				})
-				continue
-			}
-			merged = append(merged, id)
-		}
-		if len(merged) > 0 {
-			slices.Sort(merged)
+		if slices.Contains(bySurvivor[live], live) {
 			res.Changes = append(res.Changes, Change{
-				ID: changeID(ChangeMerge, cause, live), Kind: ChangeMerge, CustomerID: live, RelatedIDs: merged,
+				ID: changeID(ChangeSplit, cause, live), Kind: ChangeSplit, CustomerID: live, RelatedIDs: []string{live},
 				Identifiers: []event.Identifier{}, Reason: reason, At: at, Version: p.version,
 			})
+			bySurvivor[live] = slices.DeleteFunc(bySurvivor[live], func(id string) bool { return id == live })
 		}
+	}
+	for _, c := range mergesInto(bySurvivor, cause, reason, at) {
+		c.Version = g.profiles[c.CustomerID].version
+		res.Changes = append(res.Changes, c)
 	}
 	return res
 }
