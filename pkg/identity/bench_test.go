@@ -309,7 +309,7 @@ func benchGraph(tb testing.TB, s *benchStream, identifiers int) (*Graph, [benchK
 		tb.Fatal(err)
 	}
 	var kinds [benchKinds]int
-	for len(g.nodes) < identifiers {
+	for g.nodes.len() < identifiers {
 		e, k := s.next()
 		kinds[k]++
 		if k != benchRepeat {
@@ -544,7 +544,7 @@ func benchFootprint(g *Graph) []benchPart {
 		nPartners, nMentions, nAggs    int
 		countsKeys                     [][]string
 	)
-	for _, n := range g.nodes {
+	g.nodes.all(func(n *node) {
 		keys += benchClass(uintptr(len(n.key)))
 		if cap(n.partners) > 0 {
 			nPartners++
@@ -556,15 +556,16 @@ func benchFootprint(g *Graph) []benchPart {
 		}
 		if n.agg != nil {
 			nAggs++
-			aggs += benchClass(unsafe.Sizeof(aggregate{}))
+			aggs += uint64(unsafe.Sizeof(aggregate{}))
 			countsKeys = append(countsKeys, make([]string, len(n.agg.customCounts())))
 		}
-	}
-	add("node structs", len(g.nodes), uint64(len(g.nodes))*benchClass(unsafe.Sizeof(node{})))
-	add("node keys (\"type:value\")", len(g.nodes), keys)
+	})
+	nNodes := g.nodes.len()
+	add("node structs (slab)", nNodes, uint64(nNodes)*uint64(unsafe.Sizeof(node{})))
+	add("node keys (\"type:value\")", nNodes, keys)
 	add("node partners slices", nPartners, partners)
 	add("node mentions slices", nMentions, mentions)
-	add("aggregate structs", nAggs, aggs)
+	add("aggregate structs (slab)", nAggs, aggs)
 	add("aggregate custom-channel counters", nAggs, benchMeasure(func() any {
 		counts := make([][]ChannelCount, len(countsKeys))
 		for i, ks := range countsKeys {
@@ -574,13 +575,7 @@ func benchFootprint(g *Graph) []benchPart {
 		}
 		return counts
 	}))
-	add("g.nodes map[string]*node", len(g.nodes), benchMeasure(func() any {
-		m := map[string]*node{}
-		for k, n := range g.nodes {
-			m[k] = n
-		}
-		return m
-	}))
+	add("g.nodes index", nNodes, uint64(len(g.nodes.slots))*uint64(ptr))
 	var evNodes, evIDs uint64
 	var nEvNodes int
 	g.bySig.all(func(ev *evidence) {
@@ -588,7 +583,7 @@ func benchFootprint(g *Graph) []benchPart {
 			nEvNodes++
 			evNodes += benchClass(uintptr(cap(ev.nodes)) * ptr)
 		}
-		evIDs += benchClass(uintptr(len(ev.key.ID)))
+		evIDs += uint64(len(ev.key.ID)) // in the arena
 	})
 	nEv := g.bySig.len()
 	add("evidence structs", nEv, uint64(nEv)*benchClass(unsafe.Sizeof(evidence{})))

@@ -105,6 +105,7 @@ type evidence struct {
 	channel uint32  // index into Graph.channels: a graph holds a million evidence
 	nodes   []*node // linkable identifiers, by priority
 	merge   bool    // it joined profiles when applied
+	kept    bool    // in the ledger, its event id in Graph.ids
 }
 
 type profile struct {
@@ -121,7 +122,7 @@ type profile struct {
 // identity service applies events from one goroutine.
 type Graph struct {
 	rules      Rules
-	nodes      map[string]*node
+	nodes      nodeIndex
 	profiles   map[string]*profile
 	survivor   map[string]string // id no longer live → where its identifiers went
 	bySig      evidenceIndex     // evidence by identifier set
@@ -135,6 +136,10 @@ type Graph struct {
 	channelIdx map[string]uint32
 	// floor is the lowest version this epoch assigns (see SetEpoch).
 	floor int64
+	// Dense storage of what the graph keeps per identifier (see store.go).
+	nodeSlab slab[node]
+	aggSlab  slab[aggregate]
+	ids      stringArena // event ids of the evidence kept
 }
 
 // NewGraph returns an empty graph.
@@ -143,7 +148,7 @@ func NewGraph(rules Rules) (*Graph, error) {
 		return nil, err
 	}
 	return &Graph{
-		rules: rules, nodes: map[string]*node{}, profiles: map[string]*profile{},
+		rules: rules, nodes: newNodeIndex(), profiles: map[string]*profile{},
 		survivor: map[string]string{}, bySig: newEvidenceIndex(), suppressed: map[string]bool{},
 		mentions: map[*node][]*evidence{}, channelIdx: map[string]uint32{},
 	}, nil
@@ -156,12 +161,12 @@ type Stats struct {
 
 // Stats counts what the graph holds.
 func (g *Graph) Stats() Stats {
-	s := Stats{Identifiers: len(g.nodes), Profiles: len(g.profiles), Evidence: g.bySig.len()}
-	for _, n := range g.nodes {
+	s := Stats{Identifiers: g.nodes.len(), Profiles: len(g.profiles), Evidence: g.bySig.len()}
+	g.nodes.all(func(n *node) {
 		if n.hub {
 			s.Hubs++
 		}
-	}
+	})
 	return s
 }
 
@@ -269,7 +274,7 @@ func (g *Graph) account(anchor *node, e *event.Event, key evKey, res *Result) {
 		p.lastKey = key
 	}
 	if anchor.agg == nil {
-		anchor.agg = &aggregate{}
+		anchor.agg = g.aggSlab.new()
 	}
 	anchor.agg.add(e)
 	res.CustomerID = anchor.cust.id
@@ -302,13 +307,14 @@ func (g *Graph) linkable(e *event.Event) []*node {
 			continue
 		}
 		k := id.Type + ":" + id.Value
-		n := g.nodes[k]
+		n := g.nodes.get(k)
 		if n == nil {
 			if g.rules.blocklist.Blocked(id.Type, id.Value) {
 				continue // never linked, so never stored
 			}
-			n = &node{key: k, prio: int32(g.rules.rule(id.Type).Priority)}
-			g.nodes[k] = n
+			n = g.nodeSlab.new()
+			n.key, n.prio = k, int32(g.rules.rule(id.Type).Priority)
+			g.nodes.put(n)
 		}
 		if slices.Contains(nodes, n) {
 			continue
@@ -449,6 +455,13 @@ func (g *Graph) link(ev *evidence, nodes []*node, res *Result, e *event.Event) *
 		stop = len(nodes)
 	}
 done:
+	// Evidence enters the ledger when it names an identifier set the ledger
+	// lacks; its event id then moves to the arena before a new profile's
+	// creation key copies it.
+	keep := (len(nodes) > 1 || len(group) == 0) && g.bySig.get(ev.nodes) == nil
+	if keep && !ev.kept {
+		ev.kept, ev.key.ID = true, g.ids.intern(ev.key.ID)
+	}
 	var target *profile
 	if len(group) == 0 {
 		target = g.newProfile(pending[0].key, ev.key)
@@ -475,7 +488,7 @@ done:
 			RelatedIDs: []string{}, Identifiers: ids, EventID: ev.key.ID, Channel: g.channels[ev.channel], At: e.ReceivedAt,
 		})
 	}
-	if (len(nodes) > 1 || len(group) == 0) && g.bySig.get(ev.nodes) == nil {
+	if keep {
 		g.bySig.put(ev)
 		target.evidence = insertSorted(target.evidence, ev)
 		for _, n := range ev.nodes {
@@ -875,7 +888,7 @@ func (g *Graph) Profile(id string) (Profile, bool) {
 
 // Lookup returns the profile holding an identifier (type and normalised value).
 func (g *Graph) Lookup(typ, value string) (Profile, bool) {
-	n := g.nodes[typ+":"+value]
+	n := g.nodes.get(typ + ":" + value)
 	if n == nil || n.cust == nil {
 		return Profile{}, false
 	}
@@ -910,7 +923,7 @@ func (g *Graph) view(p *profile) Profile {
 // bridged: its component is replayed with the identifier removed from every
 // merging evidence. The identifier stays with the profile it first belonged to.
 func (g *Graph) Unlink(typ, value string, at time.Time) (Result, error) {
-	n := g.nodes[typ+":"+value]
+	n := g.nodes.get(typ + ":" + value)
 	if n == nil || n.erased {
 		return Result{}, fmt.Errorf("identifier %s:%s: %w", typ, value, ErrNotFound)
 	}
@@ -953,9 +966,13 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 		return Result{}, fmt.Errorf("customer %s: %w", customerID, ErrNotFound)
 	}
 	p := g.profiles[live]
+	var erasedAggs []*aggregate
 	for _, n := range p.nodes {
+		if n.agg != nil {
+			erasedAggs = append(erasedAggs, n.agg)
+		}
 		n.erased, n.cust, n.agg, n.partners = true, nil, nil, nil
-		delete(g.nodes, n.key)
+		g.nodes.remove(n.key)
 	}
 	for _, ev := range p.evidence {
 		g.bySig.remove(ev)
@@ -986,9 +1003,9 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 			}
 		}
 	}
-	for _, n := range g.nodes {
+	g.nodes.all(func(n *node) {
 		n.partners = slices.DeleteFunc(n.partners, func(p partner) bool { return p.n.erased })
-	}
+	})
 	related := []string{live}
 	for old, to := range g.survivor {
 		if r, _ := g.Resolve(to); r == live {
@@ -999,6 +1016,15 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 		delete(g.survivor, old)
 	}
 	delete(g.profiles, live)
+	// The slabs keep an erased node's and aggregate's memory until their
+	// whole chunk goes: clear what they held, so that nothing of the
+	// customer stays reachable (the key string is then freed).
+	for _, n := range p.nodes {
+		n.key = ""
+	}
+	for _, a := range erasedAggs {
+		*a = aggregate{}
+	}
 	slices.Sort(related)
 	res := Result{
 		Removed: related,

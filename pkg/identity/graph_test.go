@@ -207,7 +207,7 @@ func TestHubIsQuarantinedAndItsMergesUndone(t *testing.T) {
 	for i := range DefaultHubProfiles + 1 {
 		last = g.Apply(ev(fmt.Sprintf("l%d", i), 20+i, fmt.Sprintf("loyalty_id:L%d", i), walkIn))
 	}
-	if !g.nodes[walkIn].hub {
+	if !g.nodes.get(walkIn).hub {
 		t.Fatal("walk-in number not quarantined")
 	}
 	if !slices.Contains(kinds(last), ChangeSplit) {
@@ -235,7 +235,7 @@ func TestHubIsQuarantinedAndItsMergesUndone(t *testing.T) {
 	}
 	// It never links again.
 	r := g.Apply(ev("x", 40, "email:c2@x.com", walkIn))
-	hub := g.nodes[walkIn].cust
+	hub := g.nodes.get(walkIn).cust
 	if r.CustomerID != idFor("email:c2@x.com") || hub == nil || len(hub.nodes) != 1 {
 		t.Fatalf("hub linked again:\n%s", partition(g))
 	}
@@ -273,8 +273,8 @@ func TestEraseForgetsEverything(t *testing.T) {
 	if _, ok := g.Lookup("email", "ann@x.com"); ok {
 		t.Fatal("erased identifier still resolves")
 	}
-	if _, ok := g.Profile(a); ok || len(g.nodes) != 0 || g.bySig.len() != 0 {
-		t.Fatalf("erased data left: %d nodes, %d evidence", len(g.nodes), g.bySig.len())
+	if _, ok := g.Profile(a); ok || g.nodes.len() != 0 || g.bySig.len() != 0 {
+		t.Fatalf("erased data left: %d nodes, %d evidence", g.nodes.len(), g.bySig.len())
 	}
 	if _, err := g.Erase(a, t0); err == nil {
 		t.Fatal("second erase found the customer")

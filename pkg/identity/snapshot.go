@@ -57,18 +57,34 @@ func snapAggregateOf(a *aggregate) *snapAggregate {
 		return nil
 	}
 	return &snapAggregate{
-		FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen), Builtin: a.builtin, Custom: a.customCounts(),
-		Orders: a.orders, Spend: a.spend, CSAT: snapScoreOf(a.csat), NPS: snapScoreOf(a.nps), CES: snapScoreOf(a.ces),
+		FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen), Builtin: widen(a.builtin), Custom: a.customCounts(),
+		Orders: int64(a.orders), Spend: a.spend, CSAT: snapScoreOf(a.csat), NPS: snapScoreOf(a.nps), CES: snapScoreOf(a.ces),
 		LowScores: int64(a.lowScores), Abandoned: int64(a.abandoned), LongWaits: int64(a.longWaits), Returns: int64(a.returns),
 	}
 }
 
-func (s *snapAggregate) aggregate() *aggregate {
+func widen(c [4]uint32) (w [4]int64) {
+	for i, v := range c {
+		w[i] = int64(v)
+	}
+	return w
+}
+
+func narrow(w [4]int64) (c [4]uint32) {
+	for i, v := range w {
+		c[i] = uint32(v)
+	}
+	return c
+}
+
+// aggregate returns the aggregate s describes, allocated from slab.
+func (s *snapAggregate) aggregate(slab *slab[aggregate]) *aggregate {
 	if s == nil {
 		return nil
 	}
-	a := &aggregate{
-		builtin: s.Builtin, orders: s.Orders, spend: s.Spend, csat: s.CSAT.score(), nps: s.NPS.score(), ces: s.CES.score(),
+	a := slab.new()
+	*a = aggregate{
+		builtin: narrow(s.Builtin), orders: uint32(s.Orders), spend: s.Spend, csat: s.CSAT.score(), nps: s.NPS.score(), ces: s.CES.score(),
 		lowScores: uint32(s.LowScores), abandoned: uint32(s.Abandoned), longWaits: uint32(s.LongWaits), returns: uint32(s.Returns),
 	}
 	if !s.FirstSeen.IsZero() {
@@ -116,12 +132,12 @@ type snapGraph struct {
 
 // Save writes the whole graph to w.
 func (g *Graph) Save(w io.Writer) error {
-	nodeIdx := make(map[*node]int32, len(g.nodes))
+	nodeIdx := make(map[*node]int32, g.nodes.len())
 	var s snapGraph
-	for _, n := range g.nodes {
+	g.nodes.all(func(n *node) {
 		nodeIdx[n] = int32(len(s.Nodes))
 		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: snapAggregateOf(n.agg), Hub: n.hub, NoMerge: n.noMerge, First: n.first})
-	}
+	})
 	profIdx := make(map[*profile]int32, len(g.profiles))
 	evIdx := map[*evidence]int32{}
 	addEvidence := func(ev *evidence) int32 {
@@ -187,12 +203,15 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	nodes := make([]*node, len(s.Nodes))
 	for i, sn := range s.Nodes {
-		nodes[i] = &node{key: sn.Key, prio: int32(g.rules.rule((&node{key: sn.Key}).typ()).Priority), agg: sn.Agg.aggregate(), hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
-		g.nodes[sn.Key] = nodes[i]
+		n := g.nodeSlab.new()
+		*n = node{key: sn.Key, prio: int32(g.rules.rule((&node{key: sn.Key}).typ()).Priority), agg: sn.Agg.aggregate(&g.aggSlab), hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
+		nodes[i] = n
+		g.nodes.put(n)
 	}
 	evs := make([]*evidence, len(s.Evidence))
 	for i, se := range s.Evidence {
-		ev := &evidence{key: se.Key, channel: g.channelIndex(se.Channel), merge: se.Merge}
+		se.Key.ID = g.ids.intern(se.Key.ID)
+		ev := &evidence{key: se.Key, channel: g.channelIndex(se.Channel), merge: se.Merge, kept: true}
 		for _, j := range se.Nodes {
 			if int(j) >= len(nodes) {
 				return nil, fmt.Errorf("identity: snapshot is corrupt: evidence names node %d of %d", j, len(nodes))
