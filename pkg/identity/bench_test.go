@@ -589,13 +589,7 @@ func benchFootprint(g *Graph) []benchPart {
 	add("evidence structs", nEv, uint64(nEv)*benchClass(unsafe.Sizeof(evidence{})))
 	add("evidence nodes slices", nEvNodes, evNodes)
 	add("evidence event ids", nEv, evIDs)
-	add("g.bySig map[uint64]*evidence", nEv, benchMeasure(func() any {
-		m := make(map[uint64]*evidence, len(g.bySig.byHash))
-		for k, ev := range g.bySig.byHash {
-			m[k] = ev
-		}
-		return m
-	}))
+	add("g.bySig index", nEv, uint64(len(g.bySig.slots))*uint64(ptr))
 	var pIDs, pNodes, pEvidence, merged uint64
 	var nPNodes, nPEvidence, nMerged int
 	for _, p := range g.profiles {

@@ -8,74 +8,112 @@ import (
 // evidenceIndex finds the evidence of an identifier set: the ledger keeps
 // the earliest event of each set.
 //
-// It is keyed by a 64-bit hash of the set, not by the set's joined keys,
-// which cost about 130 bytes per evidence at a million identifiers. A lookup
-// compares the sets themselves, so two sets whose hashes collide stay apart:
-// the second one goes to a small map keyed by the joined keys.
+// It is an open-addressing table of evidence pointers with linear probing,
+// keyed by a 64-bit hash of the set that each evidence keeps (its struct has
+// room for it within its size class): 8 bytes a slot, where a
+// map[uint64]*evidence cost about 38 bytes an entry at a million
+// identifiers, and the joined keys of each set about 130 before that. A
+// lookup compares the sets themselves, so sets whose hashes collide simply
+// sit in the same probe run, each found as itself.
 type evidenceIndex struct {
-	seed     maphash.Seed
-	byHash   map[uint64]*evidence
-	collided map[string]*evidence
+	seed  maphash.Seed
+	slots []*evidence // a power of two in length; nil is empty
+	n     int
+	// hashSet is the set hash; tests replace it to make sets collide.
+	hashSet func(seed maphash.Seed, nodes []*node) uint64
 }
 
 func newEvidenceIndex() evidenceIndex {
-	return evidenceIndex{seed: maphash.MakeSeed(), byHash: map[uint64]*evidence{}, collided: map[string]*evidence{}}
+	return evidenceIndex{seed: maphash.MakeSeed(), slots: make([]*evidence, 64), hashSet: setHash}
 }
 
-// hash is the same for every order of the same nodes.
-func (x *evidenceIndex) hash(nodes []*node) uint64 {
+// setHash is the same for every order of the same nodes.
+func setHash(seed maphash.Seed, nodes []*node) uint64 {
 	var h uint64
 	for _, n := range nodes {
-		h += maphash.String(x.seed, n.key)
+		h += maphash.String(seed, n.key)
 	}
 	return h
 }
 
 // get returns the evidence of exactly the identifier set nodes, or nil.
 func (x *evidenceIndex) get(nodes []*node) *evidence {
-	if ev := x.byHash[x.hash(nodes)]; ev != nil && sameSet(ev.nodes, nodes) {
-		return ev
-	}
-	if len(x.collided) == 0 {
-		return nil
-	}
-	return x.collided[signature(nodes)]
-}
-
-// put makes ev the evidence of its identifier set, replacing any other.
-func (x *evidenceIndex) put(ev *evidence) {
-	h := x.hash(ev.nodes)
-	if old := x.byHash[h]; old == nil || sameSet(old.nodes, ev.nodes) {
-		x.byHash[h] = ev
-		return
-	}
-	x.collided[signature(ev.nodes)] = ev
-}
-
-// remove drops ev, if it is the evidence of its identifier set. Call it
-// before ev.nodes changes.
-func (x *evidenceIndex) remove(ev *evidence) {
-	h := x.hash(ev.nodes)
-	if x.byHash[h] == ev {
-		delete(x.byHash, h)
-		return
-	}
-	if len(x.collided) > 0 {
-		if sig := signature(ev.nodes); x.collided[sig] == ev {
-			delete(x.collided, sig)
+	h := x.hashSet(x.seed, nodes)
+	mask := len(x.slots) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		ev := x.slots[i]
+		if ev == nil || (ev.hash == h && sameSet(ev.nodes, nodes)) {
+			return ev
 		}
 	}
 }
 
-func (x *evidenceIndex) len() int { return len(x.byHash) + len(x.collided) }
+// put makes ev the evidence of its identifier set, replacing any other.
+func (x *evidenceIndex) put(ev *evidence) {
+	ev.hash = x.hashSet(x.seed, ev.nodes)
+	mask := len(x.slots) - 1
+	for i := int(ev.hash) & mask; x.slots[i] != nil; i = (i + 1) & mask {
+		if old := x.slots[i]; old.hash == ev.hash && sameSet(old.nodes, ev.nodes) {
+			x.slots[i] = ev
+			return
+		}
+	}
+	if (x.n+1)*4 > len(x.slots)*3 { // past three quarters full, probes grow long
+		old := x.slots
+		x.slots = make([]*evidence, 2*len(old))
+		for _, o := range old {
+			if o != nil {
+				x.insert(o)
+			}
+		}
+	}
+	x.insert(ev)
+	x.n++
+}
+
+func (x *evidenceIndex) insert(ev *evidence) {
+	mask := len(x.slots) - 1
+	i := int(ev.hash) & mask
+	for x.slots[i] != nil {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = ev
+}
+
+// remove drops ev, if it is the evidence of its identifier set. Call it
+// before ev.nodes changes: ev is looked for where its set was filed. The
+// entries after it in its probe run move back (backward-shift deletion), so
+// no tombstones build up.
+func (x *evidenceIndex) remove(ev *evidence) {
+	mask := len(x.slots) - 1
+	i := int(ev.hash) & mask
+	for x.slots[i] != ev {
+		if x.slots[i] == nil {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	x.n--
+	for j := (i + 1) & mask; x.slots[j] != nil; j = (j + 1) & mask {
+		// The entry at j may fill the hole at i unless its home slot lies
+		// cyclically in (i, j]: then it would no longer be found.
+		home := int(x.slots[j].hash) & mask
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			x.slots[i] = x.slots[j]
+			i = j
+		}
+	}
+	x.slots[i] = nil
+}
+
+func (x *evidenceIndex) len() int { return x.n }
 
 // all calls fn for every indexed evidence.
 func (x *evidenceIndex) all(fn func(*evidence)) {
-	for _, ev := range x.byHash {
-		fn(ev)
-	}
-	for _, ev := range x.collided {
-		fn(ev)
+	for _, ev := range x.slots {
+		if ev != nil {
+			fn(ev)
+		}
 	}
 }
 

@@ -2,32 +2,52 @@ package identity
 
 import (
 	"errors"
+	"fmt"
+	"hash/maphash"
 	"testing"
 )
 
-// TestEvidenceIndexKeepsCollidingSetsApart: two identifier sets under one
-// hash are both found, each as itself, and removed independently.
+// TestEvidenceIndexKeepsCollidingSetsApart: identifier sets under one hash
+// are each found as themselves, replaced and removed independently, through
+// growth and backward-shift deletions.
 func TestEvidenceIndexKeepsCollidingSetsApart(t *testing.T) {
-	a, b, c, d := &node{key: "email:a"}, &node{key: "phone:b"}, &node{key: "email:c"}, &node{key: "phone:d"}
 	x := newEvidenceIndex()
-	ab := &evidence{nodes: []*node{a, b}}
-	cd := &evidence{nodes: []*node{c, d}}
-	x.put(ab)
-	x.byHash[x.hash(cd.nodes)] = ab // as if the two sets' hashes collided
-	x.put(cd)
-	if len(x.collided) != 1 {
-		t.Fatalf("the colliding set was not kept apart: %d collided", len(x.collided))
+	x.hashSet = func(maphash.Seed, []*node) uint64 { return 7 } // every set collides
+	var evs []*evidence
+	for i := range 200 {
+		a, b := &node{key: fmt.Sprintf("email:%d", i)}, &node{key: fmt.Sprintf("phone:%d", i)}
+		ev := &evidence{nodes: []*node{a, b}}
+		x.put(ev)
+		evs = append(evs, ev)
 	}
-	if x.get([]*node{d, c}) != cd || x.get([]*node{b, a}) != ab || x.get([]*node{a, d}) != nil {
-		t.Fatal("lookups do not compare the sets")
+	for i, ev := range evs {
+		if got := x.get([]*node{ev.nodes[1], ev.nodes[0]}); got != ev {
+			t.Fatalf("set %d: lookup in another order found %v", i, got)
+		}
 	}
-	x.remove(cd)
-	if x.get(cd.nodes) != nil || x.get(ab.nodes) != ab {
-		t.Fatal("removing one set touched the other")
+	if x.get([]*node{evs[0].nodes[0], evs[1].nodes[1]}) != nil {
+		t.Fatal("a set never put was found")
 	}
-	x.remove(ab)
-	if x.get(ab.nodes) != nil {
-		t.Fatal("a removed set is still found")
+	later := &evidence{nodes: []*node{evs[5].nodes[1], evs[5].nodes[0]}}
+	x.put(later)
+	if x.get(evs[5].nodes) != later || x.len() != len(evs) {
+		t.Fatalf("putting a set again did not replace it (%d entries)", x.len())
+	}
+	evs[5] = later
+	for i := 0; i < len(evs); i += 2 {
+		x.remove(evs[i])
+	}
+	for i, ev := range evs {
+		want := ev
+		if i%2 == 0 {
+			want = nil
+		}
+		if got := x.get(ev.nodes); got != want {
+			t.Fatalf("set %d after removing every other one: got %v, want %v", i, got, want)
+		}
+	}
+	if x.len() != len(evs)/2 {
+		t.Fatalf("%d entries left, want %d", x.len(), len(evs)/2)
 	}
 }
 

@@ -101,9 +101,12 @@ type partner struct {
 // evidence is an event that linked identifiers: the ledger entry that makes
 // every link explainable and every merge reversible.
 type evidence struct {
+	// Fields are ordered to pack into 64 bytes: a graph holds about one
+	// evidence per identifier.
 	key     evKey
-	channel uint32  // index into Graph.channels: a graph holds a million evidence
 	nodes   []*node // linkable identifiers, by priority
+	hash    uint64  // of its identifier set, where the evidence index filed it
+	channel uint32  // index into Graph.channels
 	merge   bool    // it joined profiles when applied
 	kept    bool    // in the ledger, its event id in Graph.ids
 }
