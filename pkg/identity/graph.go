@@ -495,7 +495,9 @@ done:
 		g.bySig.put(ev)
 		target.evidence = insertSorted(target.evidence, ev)
 		for _, n := range ev.nodes {
-			if n.first == (evKey{}) || ev.key.compare(n.first) < 0 {
+			// An equal key is taken too: a replay may have set it from
+			// this evidence before its id moved to the arena.
+			if n.first == (evKey{}) || ev.key.compare(n.first) <= 0 {
 				n.first = ev.key
 			}
 		}
@@ -970,7 +972,9 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 	}
 	p := g.profiles[live]
 	var erasedAggs []*aggregate
+	erasedKeys := make(map[string]bool, len(p.nodes))
 	for _, n := range p.nodes {
+		erasedKeys[n.key] = true
 		if n.agg != nil {
 			erasedAggs = append(erasedAggs, n.agg)
 		}
@@ -1024,6 +1028,14 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 	// customer stays reachable (the key string is then freed).
 	for _, n := range p.nodes {
 		n.key = ""
+	}
+	// Identifier sets an operator split apart are remembered by their keys:
+	// those naming an erased identifier go too (should the identifier come
+	// back, it is a new one).
+	for sig := range g.suppressed {
+		if slices.ContainsFunc(strings.Split(sig, "\x00"), func(k string) bool { return erasedKeys[k] }) {
+			delete(g.suppressed, sig)
+		}
 	}
 	for _, a := range erasedAggs {
 		*a = aggregate{}

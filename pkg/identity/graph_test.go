@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -584,5 +585,40 @@ func TestSplitRepointsIDsMergedInAChain(t *testing.T) {
 	}
 	if repoint.Version < split.Version {
 		t.Fatalf("the repointing merge (v%d) must not rank below the split (v%d)", repoint.Version, split.Version)
+	}
+}
+
+// TestEraseForgetsSplitSignatures: a split remembers the identifier sets it
+// took apart by their keys; erasing a customer whose identifier is in such a
+// set leaves no trace of it in the graph or its snapshot.
+func TestEraseForgetsSplitSignatures(t *testing.T) {
+	g := newTestGraph(t)
+	g.Apply(ev("e1", 0, "loyalty_id:L-1"))
+	g.Apply(ev("e2", 1, "email:gone@x.com"))
+	merged := g.Apply(ev("m1", 2, "loyalty_id:L-1", "email:gone@x.com")).CustomerID
+	if _, err := g.Split(merged, t0); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := g.Lookup("email", "gone@x.com")
+	if !ok {
+		t.Fatal("the split lost the email's customer")
+	}
+	if _, err := g.Erase(p.CustomerID, t0); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := g.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("gone@x.com")) {
+		t.Fatal("the snapshot still names the erased email")
+	}
+	for sig := range g.suppressed {
+		if strings.Contains(sig, "gone@x.com") {
+			t.Fatalf("a split signature still names the erased email: %q", sig)
+		}
+	}
+	if _, ok := g.Lookup("loyalty_id", "L-1"); !ok {
+		t.Fatal("the other customer went too")
 	}
 }

@@ -201,8 +201,23 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	if err := gob.NewDecoder(r).Decode(&s); err != nil {
 		return nil, fmt.Errorf("identity: loading graph: %w", err)
 	}
+	// Event ids move to the arena; the nodes' and profiles' keys that name
+	// the same events share the arena copy, as they did in the saved graph.
+	ids := make(map[string]string, len(s.Evidence))
+	for i := range s.Evidence {
+		id := &s.Evidence[i].Key.ID
+		*id = g.ids.intern(*id)
+		ids[*id] = *id
+	}
+	shared := func(k evKey) evKey {
+		if id, ok := ids[k.ID]; ok {
+			k.ID = id
+		}
+		return k
+	}
 	nodes := make([]*node, len(s.Nodes))
 	for i, sn := range s.Nodes {
+		sn.First = shared(sn.First)
 		n := g.nodeSlab.new()
 		*n = node{key: sn.Key, prio: int32(g.rules.rule((&node{key: sn.Key}).typ()).Priority), agg: sn.Agg.aggregate(&g.aggSlab), hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
 		nodes[i] = n
@@ -210,7 +225,6 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	evs := make([]*evidence, len(s.Evidence))
 	for i, se := range s.Evidence {
-		se.Key.ID = g.ids.intern(se.Key.ID)
 		ev := &evidence{key: se.Key, channel: g.channelIndex(se.Channel), merge: se.Merge, kept: true}
 		for _, j := range se.Nodes {
 			if int(j) >= len(nodes) {
@@ -223,7 +237,7 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	profs := make([]*profile, len(s.Profiles))
 	for i, sp := range s.Profiles {
-		p := &profile{id: sp.ID, created: sp.Created, lastKey: sp.LastKey, version: sp.Version, merged: sp.Merged}
+		p := &profile{id: sp.ID, created: shared(sp.Created), lastKey: shared(sp.LastKey), version: sp.Version, merged: sp.Merged}
 		for _, j := range sp.Nodes {
 			p.nodes = append(p.nodes, nodes[j])
 		}
