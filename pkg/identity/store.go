@@ -60,94 +60,124 @@ func (a *stringArena) intern(s string) string {
 	return unsafe.String(&a.buf[start], len(s))
 }
 
-// nodeIndex finds a node by its key ("type:value"). It is an open-addressing
-// table of node pointers with linear probing: 8 bytes a slot, where a
-// map[string]*node costs about 56 bytes an entry at a million identifiers.
-// The key is read from the node itself.
-type nodeIndex struct {
-	seed  maphash.Seed
-	slots []*node // a power of two in length; nil is empty
+// ptrTable is an open-addressing table of pointers with linear probing: 8
+// bytes a slot, where a Go map entry of a string or uint64 key and a pointer
+// costs 38–56 bytes at a million entries. Where an entry is filed comes from
+// the entry itself (hash), so the table stores nothing else; nil is an empty
+// slot, and the length is a power of two.
+type ptrTable[T any] struct {
+	slots []*T
 	n     int
+	hash  func(*T) uint64
+}
+
+func newPtrTable[T any](hash func(*T) uint64) ptrTable[T] {
+	return ptrTable[T]{slots: make([]*T, 64), hash: hash}
+}
+
+func (t *ptrTable[T]) mask() int { return len(t.slots) - 1 }
+
+// find returns the first entry of h's probe run that match accepts, or nil.
+func (t *ptrTable[T]) find(h uint64, match func(*T) bool) *T {
+	for i := int(h) & t.mask(); ; i = (i + 1) & t.mask() {
+		if v := t.slots[i]; v == nil || match(v) {
+			return v
+		}
+	}
+}
+
+// add files v, growing the table past three quarters full (where probe runs
+// grow long).
+func (t *ptrTable[T]) add(v *T) {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		old := t.slots
+		t.slots = make([]*T, 2*len(old))
+		for _, o := range old {
+			if o != nil {
+				t.insert(o)
+			}
+		}
+	}
+	t.insert(v)
+	t.n++
+}
+
+func (t *ptrTable[T]) insert(v *T) {
+	i := int(t.hash(v)) & t.mask()
+	for t.slots[i] != nil {
+		i = (i + 1) & t.mask()
+	}
+	t.slots[i] = v
+}
+
+// slotOf returns the slot holding v itself, or -1.
+func (t *ptrTable[T]) slotOf(v *T) int {
+	for i := int(t.hash(v)) & t.mask(); t.slots[i] != nil; i = (i + 1) & t.mask() {
+		if t.slots[i] == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// replace puts v in old's slot; v must be filed where old is.
+func (t *ptrTable[T]) replace(old, v *T) {
+	t.slots[t.slotOf(old)] = v
+}
+
+// remove drops v itself, if filed. The entries after it in its probe run
+// move back (backward-shift deletion), so no tombstones build up.
+func (t *ptrTable[T]) remove(v *T) {
+	i := t.slotOf(v)
+	if i < 0 {
+		return
+	}
+	t.n--
+	for j := (i + 1) & t.mask(); t.slots[j] != nil; j = (j + 1) & t.mask() {
+		// The entry at j may fill the hole at i unless its home slot lies
+		// cyclically in (i, j]: then it would no longer be found.
+		home := int(t.hash(t.slots[j])) & t.mask()
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = nil
+}
+
+func (t *ptrTable[T]) len() int { return t.n }
+
+// all calls fn for every entry.
+func (t *ptrTable[T]) all(fn func(*T)) {
+	for _, v := range t.slots {
+		if v != nil {
+			fn(v)
+		}
+	}
+}
+
+// nodeIndex finds a node by its key ("type:value"), read from the node itself.
+type nodeIndex struct {
+	seed maphash.Seed
+	ptrTable[node]
 }
 
 func newNodeIndex() nodeIndex {
-	return nodeIndex{seed: maphash.MakeSeed(), slots: make([]*node, 64)}
-}
-
-func (x *nodeIndex) slot(key string) int {
-	return int(maphash.String(x.seed, key) & uint64(len(x.slots)-1))
+	seed := maphash.MakeSeed()
+	return nodeIndex{seed: seed, ptrTable: newPtrTable(func(n *node) uint64 { return maphash.String(seed, n.key) })}
 }
 
 // get returns the node with key, or nil.
 func (x *nodeIndex) get(key string) *node {
-	mask := len(x.slots) - 1
-	for i := x.slot(key); ; i = (i + 1) & mask {
-		n := x.slots[i]
-		if n == nil || n.key == key {
-			return n
-		}
-	}
+	return x.find(maphash.String(x.seed, key), func(n *node) bool { return n.key == key })
 }
 
 // put adds n, whose key must not be indexed yet.
-func (x *nodeIndex) put(n *node) {
-	if (x.n+1)*4 > len(x.slots)*3 { // past three quarters full, probes grow long
-		old := x.slots
-		x.slots = make([]*node, 2*len(old))
-		for _, m := range old {
-			if m != nil {
-				x.insert(m)
-			}
-		}
-	}
-	x.insert(n)
-	x.n++
-}
+func (x *nodeIndex) put(n *node) { x.add(n) }
 
-func (x *nodeIndex) insert(n *node) {
-	mask := len(x.slots) - 1
-	i := x.slot(n.key)
-	for x.slots[i] != nil {
-		i = (i + 1) & mask
-	}
-	x.slots[i] = n
-}
-
-// remove drops the node with key, if indexed. The nodes after it in its
-// probe run move back (backward-shift deletion), so no tombstones build up.
+// remove drops the node with key, if indexed.
 func (x *nodeIndex) remove(key string) {
-	mask := len(x.slots) - 1
-	i := x.slot(key)
-	for {
-		n := x.slots[i]
-		if n == nil {
-			return
-		}
-		if n.key == key {
-			break
-		}
-		i = (i + 1) & mask
-	}
-	x.n--
-	for j := (i + 1) & mask; x.slots[j] != nil; j = (j + 1) & mask {
-		// The node at j may fill the hole at i unless its home slot lies
-		// cyclically in (i, j]: then it would no longer be found.
-		home := x.slot(x.slots[j].key)
-		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			x.slots[i] = x.slots[j]
-			i = j
-		}
-	}
-	x.slots[i] = nil
-}
-
-func (x *nodeIndex) len() int { return x.n }
-
-// all calls fn for every indexed node.
-func (x *nodeIndex) all(fn func(*node)) {
-	for _, n := range x.slots {
-		if n != nil {
-			fn(n)
-		}
+	if n := x.get(key); n != nil {
+		x.ptrTable.remove(n)
 	}
 }
