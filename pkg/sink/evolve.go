@@ -149,7 +149,11 @@ func withExtras(base []string, rows [][]any, extras []map[string]any, types map[
 		r := make([]any, 0, len(cols))
 		r = append(r, row...)
 		for _, name := range names {
-			v, ok := extras[i][name]
+			var v any
+			ok := false
+			if i < len(extras) { // extras ends at the last row that has any
+				v, ok = extras[i][name]
+			}
 			if !ok {
 				v = types[name].zero
 			}

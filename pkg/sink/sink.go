@@ -138,24 +138,55 @@ type kafkaLogger func(string, ...any)
 func (l kafkaLogger) Printf(format string, args ...any) { l(format, args...) }
 
 // pending is one table's rows waiting to be inserted, with the record each
-// came from and, for journeys of a newer writer schema, the values of fields
-// without a fixed column.
+// came from (in the batch, which outlives them) and, for journeys of a newer
+// writer schema, the values of fields without a fixed column. extras is
+// shorter than rows, or nil, when the last rows have none: most batches
+// carry no extras at all.
 type pending struct {
 	rows   [][]any
-	from   []kafkago.Message
+	from   []*kafkago.Message
 	extras []map[string]any
 	types  map[string]extraColumn
 }
 
-func (p *pending) add(row []any, m kafkago.Message, extra map[string]any, cols []extraColumn) {
+func newPending(size int) *pending {
+	return &pending{rows: make([][]any, 0, size), from: make([]*kafkago.Message, 0, size)}
+}
+
+func (p *pending) add(row []any, m *kafkago.Message, extra map[string]any, cols []extraColumn) {
 	p.rows = append(p.rows, row)
 	p.from = append(p.from, m)
-	p.extras = append(p.extras, extra)
+	if extra != nil {
+		p.extras = append(p.padExtras(len(p.rows)-1), extra)
+	}
 	for _, c := range cols {
 		if p.types == nil {
 			p.types = map[string]extraColumn{}
 		}
 		p.types[c.name] = c
+	}
+}
+
+// padExtras returns extras lengthened with nils to n entries.
+func (p *pending) padExtras(n int) []map[string]any {
+	for len(p.extras) < n {
+		p.extras = append(p.extras, nil)
+	}
+	return p.extras
+}
+
+// extend appends the rows of q after p's.
+func (p *pending) extend(q *pending) {
+	if len(q.extras) > 0 {
+		p.extras = append(p.padExtras(len(p.rows)), q.extras...)
+	}
+	p.rows = append(p.rows, q.rows...)
+	p.from = append(p.from, q.from...)
+	for name, c := range q.types {
+		if p.types == nil {
+			p.types = map[string]extraColumn{}
+		}
+		p.types[name] = c
 	}
 }
 
@@ -354,16 +385,17 @@ func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*
 		go func() {
 			defer wg.Done()
 			local := map[string]*pending{}
-			add := func(table string, row []any, m kafkago.Message, extra map[string]any, cols []extraColumn) {
+			mine := msgs[min(w*chunk, len(msgs)):min((w+1)*chunk, len(msgs))]
+			add := func(table string, row []any, m *kafkago.Message, extra map[string]any, cols []extraColumn) {
 				b := local[table]
 				if b == nil {
-					b = &pending{}
+					b = newPending(len(mine))
 					local[table] = b
 				}
 				b.add(row, m, extra, cols)
 			}
-			for _, m := range msgs[min(w*chunk, len(msgs)):min((w+1)*chunk, len(msgs))] {
-				if err := s.rowsOf(ctx, m, add); err != nil {
+			for i := range mine {
+				if err := s.rowsOf(ctx, &mine[i], add); err != nil {
 					errs[w] = err
 					return
 				}
@@ -375,23 +407,22 @@ func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	out := map[string]*pending{}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	sizes := map[string]int{}
 	for _, part := range parts {
 		for table, p := range part {
-			b := out[table]
-			if b == nil {
-				b = &pending{}
-				out[table] = b
-			}
-			b.rows = append(b.rows, p.rows...)
-			b.from = append(b.from, p.from...)
-			b.extras = append(b.extras, p.extras...)
-			for name, c := range p.types {
-				if b.types == nil {
-					b.types = map[string]extraColumn{}
-				}
-				b.types[name] = c
-			}
+			sizes[table] += len(p.rows)
+		}
+	}
+	out := make(map[string]*pending, len(sizes))
+	for table, n := range sizes {
+		out[table] = newPending(n)
+	}
+	for _, part := range parts {
+		for table, p := range part {
+			out[table].extend(p)
 		}
 	}
 	return out, nil
@@ -399,7 +430,7 @@ func (s *Sink) decode(ctx context.Context, msgs []kafkago.Message) (map[string]*
 
 // rowsOf decodes a record into rows; a record that cannot be decoded is
 // dead-lettered (never silently dropped, never blocking the rest).
-func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, []any, kafkago.Message, map[string]any, []extraColumn)) error {
+func (s *Sink) rowsOf(ctx context.Context, m *kafkago.Message, add func(string, []any, *kafkago.Message, map[string]any, []extraColumn)) error {
 	var native any
 	var id int
 	var err error
@@ -437,7 +468,7 @@ func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, [
 		}
 	}
 	if err != nil {
-		return s.deadLetter(ctx, m, "undecodable_record", err)
+		return s.deadLetter(ctx, *m, "undecodable_record", err)
 	}
 	return nil
 }
@@ -446,7 +477,7 @@ func (s *Sink) rowsOf(ctx context.Context, m kafkago.Message, add func(string, [
 // consumption waits (back-pressure). A batch ClickHouse refuses for its
 // content is split in halves until the rows it refuses are alone; those go to
 // the DLQ and the rest of the batch lands.
-func (s *Sink) insert(ctx context.Context, table string, cols []string, rows [][]any, from []kafkago.Message) error {
+func (s *Sink) insert(ctx context.Context, table string, cols []string, rows [][]any, from []*kafkago.Message) error {
 	op := func() error {
 		err := s.store.InsertBatch(ctx, table, cols, rows)
 		if err != nil && !s.cfg.IsRetryable(err) {
@@ -473,7 +504,7 @@ func (s *Sink) insert(ctx context.Context, table string, cols []string, rows [][
 		return ctx.Err()
 	case errors.As(err, &perm) || !s.cfg.IsRetryable(err):
 		if len(rows) == 1 {
-			return s.deadLetter(ctx, from[0], "rejected_by_clickhouse", err)
+			return s.deadLetter(ctx, *from[0], "rejected_by_clickhouse", err)
 		}
 		half := len(rows) / 2
 		if err := s.insert(ctx, table, cols, rows[:half], from[:half]); err != nil {
