@@ -7,10 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/cx360/cx360/pkg/clickhouse"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/gen"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
@@ -55,7 +54,7 @@ func TestEndToEndMatchesGroundTruth(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	stack := startStack(ctx, t)
+	stack := startStack(t)
 	ep := stack.Endpoints()
 
 	began := time.Now()
@@ -168,46 +167,12 @@ func TestEndToEndMatchesGroundTruth(t *testing.T) {
 	}
 }
 
-func startStack(ctx context.Context, t *testing.T) *devstack.Stack {
+// startStack runs the whole embedded pipeline with ClickHouse; its logs are
+// shown when the test fails.
+func startStack(t *testing.T) *devstack.Stack {
 	t.Helper()
-	var ic config.Ingest
-	fs := config.NewFlagSet("e2e", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
-	// The stack's logs go to a file, shown when the test fails.
-	logFile := filepath.Join(t.TempDir(), "stack.log")
-	logger, err := zap.Config{
-		Level: zap.NewAtomicLevelAt(zap.InfoLevel), Encoding: "console", EncoderConfig: zap.NewDevelopmentEncoderConfig(),
-		OutputPaths: []string{logFile}, ErrorOutputPaths: []string{logFile},
-	}.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			lines := strings.Split(string(b), "\n")
-			t.Logf("the stack's last log lines:\n%s", strings.Join(lines[max(0, len(lines)-80):], "\n"))
-		}
-	})
-	stack, err := devstack.Start(ctx, devstack.Config{
-		DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic,
-		ClickHouse: true, Identity: config.Identity{ProfileInterval: 200 * time.Millisecond},
-	}, health.NewRegistry(), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := stack.Shutdown(sctx); err != nil {
-			t.Errorf("stack shutdown: %v", err)
-		}
-	})
-	return stack
+	return devstacktest.Start(t, devstack.Config{ClickHouse: true, Identity: config.Identity{ProfileInterval: 200 * time.Millisecond}},
+		health.NewRegistry(), devstacktest.Logger(t, zap.InfoLevel, 80))
 }
 
 // waitFor polls a single-number query until it answers want.

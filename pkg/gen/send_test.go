@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/gen"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
@@ -26,21 +25,7 @@ import (
 // free 127.0.0.1 ports with ingest's default settings.
 func startStack(t *testing.T) devstack.Endpoints {
 	t.Helper()
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic}, nil, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	return s.Endpoints()
+	return devstacktest.Start(t, devstack.Config{}, nil, nil).Endpoints()
 }
 
 // TestSendThroughIngest sends a dataset through the real HTTP API and finds

@@ -17,6 +17,7 @@ import (
 	"github.com/cx360/cx360/pkg/clickhouse"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/importer"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/mapping"
@@ -41,45 +42,13 @@ func startPipeline(t testing.TB) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ic := devstacktest.Ingest(t)
+	logger := devstacktest.Logger(t, zap.WarnLevel, 60)
+	stack := devstacktest.Start(t, devstack.Config{Ingest: ic, ClickHouse: true,
+		Identity: config.Identity{SnapshotInterval: time.Second, ProfileInterval: time.Second}}, nil, logger)
+	ep := stack.Endpoints()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	logFile := filepath.Join(t.TempDir(), "stack.log")
-	logger, err := zap.Config{
-		Level: zap.NewAtomicLevelAt(zap.WarnLevel), Encoding: "console", EncoderConfig: zap.NewDevelopmentEncoderConfig(),
-		OutputPaths: []string{logFile}, ErrorOutputPaths: []string{logFile},
-	}.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			lines := strings.Split(string(b), "\n")
-			t.Logf("the stack's last log lines:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
-		}
-	})
-	stack, err := devstack.Start(ctx, devstack.Config{
-		DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic,
-		ClickHouse: true, Identity: config.Identity{SnapshotInterval: time.Second, ProfileInterval: time.Second},
-	}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := stack.Shutdown(sctx); err != nil {
-			t.Errorf("stack shutdown: %v", err)
-		}
-	})
-	ep := stack.Endpoints()
 
 	// The importer's own ingest, with the shipped mappings: the path of
 	// `cx360 import --mapping schemas/mappings/<name>.yaml`.

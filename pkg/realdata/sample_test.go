@@ -12,8 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/avro"
-	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/importer"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
@@ -40,21 +40,10 @@ func TestRealImportSampleEventByEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ic := devstacktest.Ingest(t)
+	ep := devstacktest.Start(t, devstack.Config{InfraOnly: true, Ingest: ic}, nil, nil).Endpoints()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", InfraOnly: true, Ingest: ic}, nil, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stack.Shutdown(context.Background()) })
-	ep := stack.Endpoints()
 	ic.Kafka.Brokers, ic.Registry.URL = []string{ep.Kafka}, ep.Registry
 	mappingFile := filepath.Join(root, "schemas", "mappings", "online-retail.yaml")
 	ic.MappingsDir = mappingFile

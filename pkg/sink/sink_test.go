@@ -21,6 +21,7 @@ import (
 	"github.com/cx360/cx360/pkg/clickhouse/server"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
@@ -57,20 +58,9 @@ func start(t *testing.T, store func(*clickhouse.Client) sink.Store) *env {
 		t.Fatalf("second migration: %v", err)
 	}
 
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
-	ds, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic,
-		Identity: config.Identity{SnapshotInterval: 200 * time.Millisecond, ProfileInterval: 100 * time.Millisecond}}, health.NewRegistry(), zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ds.Shutdown(context.Background()) })
-	ep := ds.Endpoints()
+	ic := devstacktest.Ingest(t)
+	ep := devstacktest.Start(t, devstack.Config{Ingest: ic,
+		Identity: config.Identity{SnapshotInterval: 200 * time.Millisecond, ProfileInterval: 100 * time.Millisecond}}, health.NewRegistry(), nil).Endpoints()
 
 	cl, _ := sr.NewClient(sr.URLs(ep.Registry))
 	serde := avro.NewSerde(cl)

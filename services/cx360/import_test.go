@@ -2,18 +2,14 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/realdata"
 )
 
@@ -64,27 +60,8 @@ func TestImportMappingThenReport(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic, ClickHouse: true}, nil, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := stack.Shutdown(sctx); err != nil {
-			t.Errorf("stack shutdown: %v", err)
-		}
-	})
-	ep := stack.Endpoints()
+	ic := devstacktest.Ingest(t)
+	ep := devstacktest.Start(t, devstack.Config{Ingest: ic, ClickHouse: true}, nil, nil).Endpoints()
 
 	code, out, errOut := cli("import", "--mapping", filepath.Join(root, "schemas", "mappings", "bank-calls.yaml"),
 		"--report", "calls_by_hour", "--kafka-brokers", ep.Kafka, "--registry-url", ep.Registry, "--clickhouse-addr", ep.ClickHouse, file)

@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/cx360/cx360/pkg/clickhouse"
 	"github.com/cx360/cx360/pkg/clickhouse/chtest"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/health"
 )
 
@@ -48,22 +47,11 @@ func TestMain(m *testing.M) {
 // ClickHouse after FINAL: offsets are committed only after an insert.
 func TestKillNineMidBatchEndsWithExactCounts(t *testing.T) {
 	srv := chtest.NewServer(t)
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ic := devstacktest.Ingest(t)
+	ep := devstacktest.Start(t, devstack.Config{Ingest: ic, Identity: config.Identity{ProfileInterval: 100 * time.Millisecond}},
+		health.NewRegistry(), nil).Endpoints()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ds, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Ingest: ic,
-		Identity: config.Identity{ProfileInterval: 100 * time.Millisecond}}, health.NewRegistry(), zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ds.Shutdown(context.Background()) })
-	ep := ds.Endpoints()
 	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: srv.Addr()})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/identity"
@@ -42,13 +43,7 @@ func startStack(t *testing.T, dir string) (*stack, *devstack.Stack) {
 // registry alone.
 func startParts(t *testing.T, dir string, infraOnly bool) (*stack, *devstack.Stack) {
 	t.Helper()
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ic := devstacktest.Ingest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ds, err := devstack.Start(ctx, devstack.Config{
