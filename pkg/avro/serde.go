@@ -14,6 +14,23 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 )
 
+// unavailableError marks a registry that could not be asked or did not
+// answer (unreachable, timed out, a 5xx): the record may be fine.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return "schema registry unavailable: " + e.err.Error() }
+
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// IsRegistryUnavailable reports whether err came from a schema registry that
+// could not be reached or failed (not from the record or a schema the
+// registry says does not exist). Such a record is not bad: a consumer should
+// retry it, pausing, rather than dead-letter it.
+func IsRegistryUnavailable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u)
+}
+
 // ErrNotWireFormat is returned for bytes that do not start with the Confluent header.
 var ErrNotWireFormat = errors.New("avro: not Confluent wire format (want magic byte 0 and a 4-byte schema id)")
 
@@ -148,7 +165,11 @@ func (s *Serde) codecByID(ctx context.Context, id int) (*goavro.Codec, error) {
 	}
 	schema, err := s.reg.SchemaByID(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("avro: fetching schema %d: %w", id, err)
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode/100 == 4 {
+			return nil, fmt.Errorf("avro: fetching schema %d: %w", id, err) // the registry answered: no such schema
+		}
+		return nil, fmt.Errorf("avro: fetching schema %d: %w", id, &unavailableError{err})
 	}
 	gc, err = goavro.NewCodec(schema.Schema)
 	if err != nil {

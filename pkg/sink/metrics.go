@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cx360_sink_dlq_records_total", Help: "Records dead-lettered, by reason code.",
 		}, []string{"code"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cx360_sink_retries_total", Help: "ClickHouse operations retried while consumption waited, by operation.",
+			Name: "cx360_sink_retries_total", Help: "Operations retried while consumption waited (ClickHouse inserts and queries, commits, dead letters, schema fetches), by operation.",
 		}, []string{"operation"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cx360_sink_batch_records", Help: "Records per written batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10),

@@ -243,6 +243,12 @@ func (s *Sink) consume(ctx context.Context, topics []string) error {
 			select {
 			case written <- err:
 			case <-wctx.Done(): // the loop is gone; the batch was not committed and is read again
+				return
+			}
+			if err != nil {
+				// Take no later batch: its commit would cover the offsets of
+				// this one, whose records were not all written.
+				return
 			}
 		}
 	}()
@@ -435,14 +441,20 @@ func (s *Sink) rowsOf(ctx context.Context, m *kafkago.Message, add func(string, 
 	var id int
 	var err error
 	if m.Value != nil {
-		native, id, err = s.serde.Decode(ctx, m.Value)
+		err = s.untilRegistryAnswers(ctx, func() (err error) {
+			native, id, err = s.serde.Decode(ctx, m.Value)
+			return err
+		})
 	}
 	if err == nil {
 		switch m.Topic {
 		case s.cfg.JourneysTopic:
 			var row []any
 			var extra []extraColumn
-			if extra, err = s.layouts.extras(ctx, id); err != nil {
+			if err = s.untilRegistryAnswers(ctx, func() (err error) {
+				extra, err = s.layouts.extras(ctx, id)
+				return err
+			}); err != nil {
 				break
 			}
 			if row, err = journeyRow(native, m.Time); err == nil {
@@ -468,9 +480,32 @@ func (s *Sink) rowsOf(ctx context.Context, m *kafkago.Message, add func(string, 
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return s.deadLetter(ctx, *m, "undecodable_record", err)
 	}
 	return nil
+}
+
+// untilRegistryAnswers runs op until it succeeds, fails for another reason
+// than an unavailable schema registry, or ctx ends. A record whose schema
+// cannot be fetched right now is not bad: consumption waits for the registry
+// (back-pressure) instead of dead-lettering good records.
+func (s *Sink) untilRegistryAnswers(ctx context.Context, op func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
+	return backoff.Retry(func() error {
+		err := op()
+		if err != nil && !avro.IsRegistryUnavailable(err) {
+			return backoff.Permanent(err)
+		}
+		if err != nil {
+			s.cfg.Metrics.retried("schema_registry")
+			s.logger.Warn("sink: schema registry unavailable; retrying", zap.Error(err))
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
 }
 
 // insert writes rows, retrying transient failures with backoff while
@@ -539,7 +574,9 @@ func (s *Sink) addColumns(ctx context.Context, table string, types map[string]ex
 		op := func() error {
 			err := s.store.Exec(ctx, q)
 			if clickhouse.IsDuplicateColumn(err) {
-				return nil // added by an earlier run or another sink
+				// Added by an earlier run or another sink, or a name taken
+				// with another type, whose column the rows cannot fill.
+				err = s.sameColumnType(ctx, table, name, c.chType)
 			}
 			if err != nil && !s.cfg.IsRetryable(err) {
 				return backoff.Permanent(err)
@@ -567,6 +604,23 @@ func (s *Sink) addColumns(ctx context.Context, table string, types map[string]ex
 		usable[name] = c
 	}
 	return usable, nil
+}
+
+// errColumnType is a column that exists with another type than a field needs.
+var errColumnType = errors.New("the column exists with another type")
+
+// sameColumnType returns nil if table's column name has type chType, and
+// errColumnType (permanent) if it has another.
+func (s *Sink) sameColumnType(ctx context.Context, table, name, chType string) error {
+	db, tbl, _ := strings.Cut(table, ".")
+	var have string
+	if err := s.store.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", db, tbl, name).Scan(&have); err != nil {
+		return fmt.Errorf("reading the type of column %s: %w", name, err)
+	}
+	if have != chType {
+		return fmt.Errorf("%w: %s is %s, the field needs %s", errColumnType, name, have, chType)
+	}
+	return nil
 }
 
 // identityHops is one step of flattening identity_map: every id whose latest
@@ -654,23 +708,34 @@ func (s *Sink) erase(ctx context.Context, b *pending) error {
 		if strings.Count(q, "?") == 2 {
 			args = append(args, ids)
 		}
-		if err := s.store.Exec(ctx, q, args...); err != nil {
+		if err := s.retry(ctx, "erase", func() error { return s.store.Exec(ctx, q, args...) }); err != nil {
 			return fmt.Errorf("erasing: %w", err)
 		}
 	}
 	return nil
 }
 
+// maxDeadLetterRaw bounds the record bytes a dead letter keeps: well under
+// the producer's 1 MiB request size.
+const maxDeadLetterRaw = 512 << 10
+
 func (s *Sink) deadLetter(ctx context.Context, m kafkago.Message, code string, cause error) error {
 	s.cfg.Metrics.deadLettered(code)
 	s.logger.Warn("sink: dead-lettering a record", zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.String("code", code), zap.Error(cause))
+	raw, errText := m.Value, cause.Error()
+	if len(raw) > maxDeadLetterRaw {
+		// The dead letter must fit in one produce request, or it would
+		// stall the sink; the record itself stays on its topic.
+		errText = fmt.Sprintf("%s (raw cut to its first %d of %d bytes)", errText, maxDeadLetterRaw, len(raw))
+		raw = raw[:maxDeadLetterRaw]
+	}
 	native := map[string]any{
 		"id":          fmt.Sprintf("sink-%s-%d-%d", m.Topic, m.Partition, m.Offset),
 		"stage":       "sink",
 		"source":      m.Topic,
 		"reason_code": code,
-		"error":       cause.Error(),
-		"raw":         m.Value,
+		"error":       errText,
+		"raw":         raw,
 		"index":       nil,
 		"received_at": time.Now().UnixMilli(),
 		"topic":       map[string]any{"string": m.Topic},
@@ -681,7 +746,19 @@ func (s *Sink) deadLetter(ctx context.Context, m kafkago.Message, code string, c
 	if err != nil {
 		return fmt.Errorf("encoding dead letter: %w", err)
 	}
-	if err := s.prod.Produce(ctx, kafkago.Message{Topic: s.cfg.DLQTopic, Key: []byte(m.Topic), Value: b}); err != nil {
+	// Kafka being away pauses the sink like ClickHouse being away does:
+	// the record is neither dropped nor its batch failed.
+	bo := backoff.NewExponentialBackOff()
+	bo.MaxInterval, bo.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
+	err = backoff.Retry(func() error {
+		err := s.prod.Produce(ctx, kafkago.Message{Topic: s.cfg.DLQTopic, Key: []byte(m.Topic), Value: b})
+		if err != nil && ctx.Err() == nil {
+			s.cfg.Metrics.retried("dead_letter")
+			s.logger.Warn("sink: producing a dead letter failed; retrying", zap.Error(err))
+		}
+		return err
+	}, backoff.WithContext(bo, ctx))
+	if err != nil {
 		return fmt.Errorf("producing dead letter: %w", err)
 	}
 	return nil

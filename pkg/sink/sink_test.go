@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,8 +250,28 @@ func seriesValue(t *testing.T, reg *prometheus.Registry, name, label, value stri
 	return -1
 }
 
+// flakyDeleteStore is a fault injector around the real ClickHouse client: its
+// first ALTER … DELETE statements fail as a dropped connection fails, which
+// a real server cannot be made to do at a chosen statement.
+type flakyDeleteStore struct {
+	*clickhouse.Client
+	failures *atomic.Int32 // left to inject
+}
+
+func (f flakyDeleteStore) Exec(ctx context.Context, query string, args ...any) error {
+	if strings.Contains(query, " DELETE ") && f.failures.Add(-1) >= 0 {
+		return fmt.Errorf("injected: %w", syscall.ECONNRESET)
+	}
+	return f.Client.Exec(ctx, query, args...)
+}
+
+// TestErasureDeletesRowsAndKeepsAnAudit erases a customer while the
+// connection drops under the first deletes: they are retried, and the sink
+// goes on.
 func TestErasureDeletesRowsAndKeepsAnAudit(t *testing.T) {
-	e := start(t, nil)
+	var failures atomic.Int32
+	failures.Store(2)
+	e := start(t, func(c *clickhouse.Client) sink.Store { return flakyDeleteStore{c, &failures} })
 	e.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"email":"ann@example.com"}}
 {"event_id":"w2","type":"page_view","timestamp":"2026-11-02T09:01:00Z","identifiers":{"email":"bob@example.com"}}`)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 2)
@@ -274,6 +296,9 @@ func TestErasureDeletesRowsAndKeepsAnAudit(t *testing.T) {
 	e.eventually("SELECT count() FROM cx360.identity_changes WHERE has(identifier_values, 'ann@example.com')", 0)
 	e.eventually("SELECT count() FROM cx360.identity_changes WHERE customer_id = '"+p.CustomerID+"' AND kind = 'erase' AND empty(identifier_values)", 1)
 	e.eventually("SELECT count() FROM cx360.identity_changes WHERE has(identifier_values, 'bob@example.com')", 1)
+	if failures.Load() >= 0 {
+		t.Fatal("no delete failed: the test injected nothing")
+	}
 }
 
 // TestClickHouseDownForThirtySeconds stops ClickHouse in the middle of a load
@@ -320,9 +345,38 @@ func TestNewJourneyFieldBecomesAColumn(t *testing.T) {
 	defer cancel()
 	e.post("store", `{"event_id":"old-1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-1"},"order":{"order_id":"o-1","total":10}}`)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
+	e.produceNewerJourney(ctx, "new-1")
+	// And the pipeline goes on with the older schema meanwhile.
+	e.post("store", `{"event_id":"old-2","type":"purchase","timestamp":"2026-11-03T12:00:00Z","identifiers":{"loyalty_id":"L-2"},"order":{"order_id":"o-2","total":20}}`)
 
-	// The newer schema: cx.JourneyEvent with loyalty_tier, and cx.Event inside
-	// it with basket_size and an array of tags.
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 3)
+	e.eventually("SELECT count() FROM system.columns WHERE database = 'cx360' AND table = 'journey_events' AND name IN ('loyalty_tier', 'basket_size', 'tags')", 3)
+	var types []string
+	rows, err := e.ch.Query(ctx, "SELECT type FROM system.columns WHERE database = 'cx360' AND table = 'journey_events' AND name IN ('loyalty_tier', 'basket_size', 'tags') ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var ty string
+		if err := rows.Scan(&ty); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ty)
+	}
+	rows.Close()
+	if want := []string{"Nullable(Int64)", "String", "Array(String)"}; fmt.Sprint(types) != fmt.Sprint(want) {
+		t.Errorf("column types (basket_size, loyalty_tier, tags) = %v, want %v", types, want)
+	}
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'new-1' AND loyalty_tier = 'gold' AND basket_size = 3 AND tags = ['vip', 'promo'] AND order_id = 'o-1'", 1)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id IN ('old-1', 'old-2') AND loyalty_tier = '' AND isNull(basket_size) AND empty(tags)", 2)
+}
+
+// produceNewerJourney re-encodes the first journey on cx.journeys with a
+// newer cx.JourneyEvent schema — loyalty_tier, and in the nested cx.Event
+// basket_size and an array of tags — as eventID, and produces it.
+func (e *env) produceNewerJourney(ctx context.Context, eventID string) {
+	t := e.t
+	t.Helper()
 	var schema map[string]any
 	if err := json.Unmarshal([]byte(schemas.MustAvro(schemas.JourneyEvent)), &schema); err != nil {
 		t.Fatal(err)
@@ -348,7 +402,6 @@ func TestNewJourneyFieldBecomesAColumn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("registering the newer cx.JourneyEvent: %v", err)
 	}
-
 	// A record as the identity stage wrote it, re-encoded with the new fields.
 	got := kafkatest.ReadN(t, []string{e.ep.Kafka}, "cx.journeys", 1, 10*time.Second)
 	native, _, err := serde.Decode(ctx, got[0].Value)
@@ -358,7 +411,7 @@ func TestNewJourneyFieldBecomesAColumn(t *testing.T) {
 	rec := native.(map[string]any)
 	rec["loyalty_tier"] = map[string]any{"string": "gold"}
 	ev := rec["event"].(map[string]any)
-	ev["event_id"] = "new-1"
+	ev["event_id"] = eventID
 	ev["basket_size"] = map[string]any{"long": int64(3)}
 	ev["tags"] = []any{"vip", "promo"}
 	value, err := codec.Append(nil, rec)
@@ -370,29 +423,25 @@ func TestNewJourneyFieldBecomesAColumn(t *testing.T) {
 	if err := prod.Produce(ctx, kafkago.Message{Topic: "cx.journeys", Key: got[0].Key, Value: value}); err != nil {
 		t.Fatal(err)
 	}
-	// And the pipeline goes on with the older schema meanwhile.
-	e.post("store", `{"event_id":"old-2","type":"purchase","timestamp":"2026-11-03T12:00:00Z","identifiers":{"loyalty_id":"L-2"},"order":{"order_id":"o-2","total":20}}`)
+}
 
-	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 3)
-	e.eventually("SELECT count() FROM system.columns WHERE database = 'cx360' AND table = 'journey_events' AND name IN ('loyalty_tier', 'basket_size', 'tags')", 3)
-	var types []string
-	rows, err := e.ch.Query(ctx, "SELECT type FROM system.columns WHERE database = 'cx360' AND table = 'journey_events' AND name IN ('loyalty_tier', 'basket_size', 'tags') ORDER BY name")
-	if err != nil {
+// TestFieldWhoseColumnHasAnotherTypeIsLeftOut: a new field whose name an
+// analyst already used for a column of another type is left out of the
+// rows (its values stay on the topic), and the rows land.
+func TestFieldWhoseColumnHasAnotherTypeIsLeftOut(t *testing.T) {
+	e := start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.ch.Exec(ctx, "ALTER TABLE cx360.journey_events ADD COLUMN basket_size String"); err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var ty string
-		if err := rows.Scan(&ty); err != nil {
-			t.Fatal(err)
-		}
-		types = append(types, ty)
+	e.post("store", `{"event_id":"old-1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-1"},"order":{"order_id":"o-1","total":10}}`)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
+	e.produceNewerJourney(ctx, "new-1")
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'new-1' AND loyalty_tier = 'gold' AND basket_size = '' AND tags = ['vip', 'promo']", 1)
+	if n, err := testutil.GatherAndCount(e.metrics, "cx360_sink_dlq_records_total"); err != nil || n != 0 {
+		t.Fatalf("%d dead-letter series (%v), want none", n, err)
 	}
-	rows.Close()
-	if want := []string{"Nullable(Int64)", "String", "Array(String)"}; fmt.Sprint(types) != fmt.Sprint(want) {
-		t.Errorf("column types (basket_size, loyalty_tier, tags) = %v, want %v", types, want)
-	}
-	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'new-1' AND loyalty_tier = 'gold' AND basket_size = 3 AND tags = ['vip', 'promo'] AND order_id = 'o-1'", 1)
-	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id IN ('old-1', 'old-2') AND loyalty_tier = '' AND isNull(basket_size) AND empty(tags)", 2)
 }
 
 // TestSplitRevivesAMergedAwayProfile merges two customers, splits them again,
