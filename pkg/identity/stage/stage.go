@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/linkedin/goavro/v2"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -791,6 +792,9 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) ([]kafkago
 	var st batchStats
 
 	decoded := s.decode(ctx, batch)
+	if err := ctx.Err(); err != nil {
+		return nil, st, err // decoding was cut short: nothing is a dead letter for that
+	}
 	s.mu.Lock()
 	for i, m := range batch {
 		e, err := decoded[i].event, decoded[i].err
@@ -865,7 +869,23 @@ func (s *Stage) decode(ctx context.Context, batch []kafkago.Message) []decodedEv
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(batch); i += workers {
-				native, id, err := s.serde.Decode(ctx, batch[i].Value)
+				var native any
+				var id int
+				// A schema registry that cannot be reached says nothing
+				// about the record: wait for it (consumption pauses)
+				// rather than dead-letter a good event.
+				b := backoff.NewExponentialBackOff()
+				b.MaxInterval, b.MaxElapsedTime = 5*time.Second, 0
+				err := backoff.Retry(func() (err error) {
+					native, id, err = s.serde.Decode(ctx, batch[i].Value)
+					if err != nil && !avro.IsRegistryUnavailable(err) {
+						return backoff.Permanent(err)
+					}
+					if err != nil {
+						s.logger.Warn("identity: schema registry unavailable; retrying", zap.Error(err))
+					}
+					return err
+				}, backoff.WithContext(b, ctx))
 				d := decodedEvent{schemaID: id, err: err}
 				if err == nil {
 					d.event, d.err = event.FromNative(native)
