@@ -16,7 +16,7 @@ import (
 // only the first kind of failure is one to retry.
 func TestRegistryUnavailableIsToldApartFromAMissingSchema(t *testing.T) {
 	ctx := context.Background()
-	url := registrytest.Start(t)
+	url := registrytest.Start(t).URL()
 	writer, _ := sr.NewClient(sr.URLs(url))
 	codec, err := avro.NewSerde(writer).Register(ctx, "t-value", `{"type":"record","name":"T","fields":[{"name":"a","type":"string"}]}`)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
-	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/registry/registrytest"
 	"github.com/cx360/cx360/pkg/sink"
 	"github.com/cx360/cx360/schemas"
 )
@@ -33,6 +33,45 @@ import (
 // Each iteration writes sinkBenchRows rows into a fresh table set.
 const sinkBenchRows = 200_000
 
+// rig is what a sink runs against, without the other stages: a real
+// ClickHouse with the migrations applied, a broker with cx.journeys and
+// cx.events.dlq, and a registry holding both topics' schemas.
+type rig struct {
+	brokers  []string
+	registry string
+	serde    *avro.Serde // on registry, with the schemas registered
+	journey  *avro.Codec
+	dlq      *avro.Codec
+	ch       *clickhouse.Client
+}
+
+func newRig(tb testing.TB, journeyPartitions int) *rig {
+	tb.Helper()
+	ctx := context.Background()
+	srv := chtest.NewServer(tb)
+	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: srv.Addr()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ch.Close() })
+	if err := sink.Migrate(ctx, ch); err != nil {
+		tb.Fatal(err)
+	}
+	r := &rig{brokers: kafkatest.NewBroker(tb), registry: registrytest.Start(tb).URL(), ch: ch}
+	cl, _ := sr.NewClient(sr.URLs(r.registry))
+	r.serde = avro.NewSerde(cl)
+	if err := kafka.EnsureTopics(ctx, r.brokers, []kafka.TopicSpec{{Name: "cx.journeys", Partitions: journeyPartitions, ReplicationFactor: 1}, {Name: "cx.events.dlq", Partitions: 1, ReplicationFactor: 1}}); err != nil {
+		tb.Fatal(err)
+	}
+	if r.journey, err = r.serde.RegisterTopic(ctx, "cx.journeys", schemas.JourneyEvent); err != nil {
+		tb.Fatal(err)
+	}
+	if r.dlq, err = r.serde.RegisterTopic(ctx, "cx.events.dlq", schemas.DeadLetter); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
 type sinkBench struct {
 	brokers []string
 	serde   *avro.Serde
@@ -42,35 +81,9 @@ type sinkBench struct {
 }
 
 func newSinkBench(b *testing.B) *sinkBench {
-	srv := chtest.NewServer(b)
+	r := newRig(b, 3)
 	ctx := context.Background()
-	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: srv.Addr()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ch.Close() })
-	brokers := kafkatest.NewBroker(b)
-	reg, err := registry.New(b.TempDir(), zap.NewNop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := reg.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = reg.Shutdown(context.Background()) })
-	cl, _ := sr.NewClient(sr.URLs(reg.URL()))
-	serde := avro.NewSerde(cl)
-	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: "cx.journeys", Partitions: 3, ReplicationFactor: 1}, {Name: "cx.events.dlq", Partitions: 1, ReplicationFactor: 1}}); err != nil {
-		b.Fatal(err)
-	}
-	journey, err := serde.RegisterTopic(ctx, "cx.journeys", schemas.JourneyEvent)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dlq, err := serde.RegisterTopic(ctx, "cx.events.dlq", schemas.DeadLetter)
-	if err != nil {
-		b.Fatal(err)
-	}
+	brokers, serde, journey, dlq, ch := r.brokers, r.serde, r.journey, r.dlq, r.ch
 	p := kafka.NewProducer(brokers, kafka.WriterConfig{}, zap.NewNop())
 	defer p.Close()
 	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)

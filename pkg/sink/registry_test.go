@@ -13,14 +13,11 @@ import (
 
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/clickhouse"
-	"github.com/cx360/cx360/pkg/clickhouse/chtest"
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
-	"github.com/cx360/cx360/pkg/kafka/kafkatest"
 	"github.com/cx360/cx360/pkg/registry/registrytest"
 	"github.com/cx360/cx360/pkg/sink"
-	"github.com/cx360/cx360/schemas"
 )
 
 // TestRegistryOutagePausesTheSink starts the sink while the schema registry
@@ -29,30 +26,8 @@ import (
 func TestRegistryOutagePausesTheSink(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	srv := chtest.NewServer(t)
-	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: srv.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ch.Close() })
-	if err := sink.Migrate(ctx, ch); err != nil {
-		t.Fatal(err)
-	}
-	brokers := kafkatest.NewBroker(t)
-	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: "cx.journeys", Partitions: 1, ReplicationFactor: 1}, {Name: "cx.events.dlq", Partitions: 1, ReplicationFactor: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	url := registrytest.Start(t)
-	wcl, _ := sr.NewClient(sr.URLs(url))
-	writer := avro.NewSerde(wcl)
-	journey, err := writer.RegisterTopic(ctx, "cx.journeys", schemas.JourneyEvent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dlq, err := writer.RegisterTopic(ctx, "cx.events.dlq", schemas.DeadLetter)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRig(t, 1)
+	brokers, url, journey, dlq, ch := r.brokers, r.registry, r.journey, r.dlq, r.ch
 	prod := kafka.NewProducer(brokers, kafka.WriterConfig{}, zap.NewNop())
 	t.Cleanup(func() { prod.Close() })
 	const journeys = 3

@@ -22,7 +22,7 @@ import (
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
-	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/registry/registrytest"
 	"github.com/cx360/cx360/pkg/sink"
 	"github.com/cx360/cx360/pkg/tlstest"
 	"github.com/cx360/cx360/schemas"
@@ -50,14 +50,7 @@ func TestServiceOverTLS(t *testing.T) {
 	}
 	t.Cleanup(broker.Close)
 	ch := chtest.NewServerWith(t, server.Config{TLSCertFile: certs.ServerCert, TLSKeyFile: certs.ServerKey, Password: "ch-s3cret"})
-	reg, err := registry.New(t.TempDir(), zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Shutdown(context.Background()) })
+	reg := registrytest.Start(t)
 
 	var cfg config.Sink
 	fs := config.NewFlagSet("sink", func(string) (string, bool) { return "", false })

@@ -26,7 +26,7 @@ import (
 	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
-	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/registry/registrytest"
 	"github.com/cx360/cx360/schemas"
 )
 
@@ -63,15 +63,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	brokers := kafkatest.NewBroker(t)
-	reg, err := registry.New(t.TempDir(), zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Shutdown(context.Background()) })
-	return &env{t: t, brokers: brokers, registry: reg.URL()}
+	return &env{t: t, brokers: brokers, registry: registrytest.Start(t).URL()}
 }
 
 // produce writes events to cx.events as ingest would (Avro, routing key).

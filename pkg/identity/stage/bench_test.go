@@ -19,7 +19,7 @@ import (
 	"github.com/cx360/cx360/pkg/identity/stage"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
-	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/registry/registrytest"
 	"github.com/cx360/cx360/schemas"
 )
 
@@ -40,15 +40,7 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) benchEnv {
 	brokers := kafkatest.NewBroker(b)
-	reg, err := registry.New(b.TempDir(), zap.NewNop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := reg.Start("127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = reg.Shutdown(context.Background()) })
-	env := benchEnv{brokers: brokers, registry: reg.URL()}
+	env := benchEnv{brokers: brokers, registry: registrytest.Start(b).URL()}
 	ctx := context.Background()
 	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: "cx.events", Partitions: 3, ReplicationFactor: 1}, {Name: "bench.out", Partitions: 3, ReplicationFactor: 1}}); err != nil {
 		b.Fatal(err)

@@ -25,7 +25,7 @@ import (
 	"github.com/cx360/cx360/pkg/identity/stage"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
-	"github.com/cx360/cx360/pkg/registry"
+	"github.com/cx360/cx360/pkg/registry/registrytest"
 	"github.com/cx360/cx360/schemas"
 )
 
@@ -207,27 +207,6 @@ func ingestService(t *testing.T, brokers []string, registryURL string) *ingest.S
 	return svc
 }
 
-// startRegistry runs the embedded schema registry until the test ends (or
-// until the test shuts it down itself: Shutdown is idempotent).
-func startRegistry(t *testing.T) *registry.Server {
-	t.Helper()
-	reg, err := registry.New(t.TempDir(), zap.NewNop())
-	if err != nil {
-		t.Fatalf("registry.New: %v", err)
-	}
-	if err := reg.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("registry.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := reg.Shutdown(ctx); err != nil {
-			t.Errorf("registry.Shutdown: %v", err)
-		}
-	})
-	return reg
-}
-
 // poll calls get until it reports done, failing the test after 20 s.
 func poll(t *testing.T, what string, done func() bool) {
 	t.Helper()
@@ -275,7 +254,7 @@ type apiProfile struct {
 // consumer group to force it would make the test slow and flaky.
 func TestOpenAPIIdentityAnswersMatchTheDocument(t *testing.T) {
 	brokers := kafkatest.NewBroker(t)
-	reg := startRegistry(t)
+	reg := registrytest.Start(t)
 	in := ingestService(t, brokers, reg.URL())
 	active := identityService(t, brokers, reg.URL())
 	c := newAPIContract(t)

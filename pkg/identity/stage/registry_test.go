@@ -29,7 +29,7 @@ func TestRegistryOutagePausesIdentity(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	brokers := kafkatest.NewBroker(t)
-	url := registrytest.Start(t)
+	url := registrytest.Start(t).URL()
 	outage := registrytest.NewOutage(t, url)
 	var cfg config.Identity
 	cfg = cfg.WithDefaults()

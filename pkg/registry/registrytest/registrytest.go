@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -17,8 +18,9 @@ import (
 )
 
 // Start runs the embedded registry on a free 127.0.0.1 port with its data in
-// a temp dir, until t ends, and returns its URL.
-func Start(t testing.TB) string {
+// a temp dir, until t ends (a test may shut it down before: Shutdown is
+// idempotent).
+func Start(t testing.TB) *registry.Server {
 	t.Helper()
 	reg, err := registry.New(t.TempDir(), zap.NewNop())
 	if err != nil {
@@ -27,8 +29,14 @@ func Start(t testing.TB) string {
 	if err := reg.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = reg.Shutdown(context.Background()) })
-	return reg.URL()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := reg.Shutdown(ctx); err != nil {
+			t.Errorf("registry shutdown: %v", err)
+		}
+	})
+	return reg
 }
 
 // Outage is a proxy in front of a real registry that answers 503, as a
