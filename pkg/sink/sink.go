@@ -63,6 +63,7 @@ type Sink struct {
 	logger *zap.Logger
 
 	layouts *journeyLayouts // extra columns per writer schema of cx.journeys
+	erased  *erasedIDs      // read and replaced by the writer goroutine only
 
 	mu      sync.Mutex
 	written map[string]int64 // rows acknowledged per table (for tests and metrics)
@@ -314,6 +315,9 @@ func (s *Sink) consume(ctx context.Context, topics []string) error {
 // applies erasures, and only then commits the records' offsets.
 func (s *Sink) write(ctx context.Context, r *kafkago.Reader, msgs []kafkago.Message) error {
 	began := time.Now()
+	if err := s.refreshErasures(ctx); err != nil {
+		return err
+	}
 	batches, err := s.decode(ctx, msgs)
 	if err != nil {
 		return err
@@ -457,18 +461,18 @@ func (s *Sink) rowsOf(ctx context.Context, m *kafkago.Message, add func(string, 
 			}); err != nil {
 				break
 			}
-			if row, err = journeyRow(native, m.Time); err == nil {
+			if row, err = journeyRow(native, m.Time); err == nil && !s.erasedJourney(row) {
 				add(TableJourneys, row, m, extraValues(extra, native), extra)
 			}
 		case s.cfg.CustomersTopic:
 			var row []any
-			if row, err = profileRow(string(m.Key), native, m.Offset); err == nil {
+			if row, err = profileRow(string(m.Key), native, m.Offset); err == nil && !s.erasedProfile(row) {
 				add(TableCustomers, row, m, nil, nil)
 			}
 		case s.cfg.ChangesTopic:
 			var change, erasure []any
 			var mapping [][]any
-			if change, mapping, erasure, err = changeRows(native); err == nil {
+			if change, mapping, erasure, err = changeRows(native); err == nil && !s.erasedChange(change) {
 				add(TableChanges, change, m, nil, nil)
 				for _, row := range mapping {
 					add(TableMap, row, m, nil, nil)

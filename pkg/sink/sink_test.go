@@ -24,7 +24,9 @@ import (
 	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/devstack"
 	"github.com/cx360/cx360/pkg/devstack/devstacktest"
+	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/health"
+	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
 	"github.com/cx360/cx360/pkg/sink"
@@ -573,4 +575,59 @@ func TestLaterPublishedJourneyWins(t *testing.T) {
 	}
 	e.eventually("SELECT count() FROM cx360.journey_events WHERE event_id = 'twice-1'", 3)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'twice-1' AND customer_id = 'successor'", 1)
+}
+
+// TestLateRowsOfAnErasedCustomerStayOut: a journey of an erased customer
+// that reaches the sink after the erasure — published before it, from a
+// partition lagging behind the identity changes — is not inserted; one of
+// the same customer id received after the erasure (the identifier came back)
+// is.
+func TestLateRowsOfAnErasedCustomerStayOut(t *testing.T) {
+	e := start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"email":"ann@example.com"}}`)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
+	resp, err := http.Get(e.ep.Identity + "/v1/customers/lookup?type=email&value=ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		CustomerID string `json:"customer_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodDelete, e.ep.Identity+"/v1/customers/"+p.CustomerID, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("erase: %v %v", resp, err)
+	}
+	erasedAt := time.Now()
+	e.eventually("SELECT count() FROM cx360.erasures WHERE customer_id = '"+p.CustomerID+"'", 1)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 0)
+
+	cl, _ := sr.NewClient(sr.URLs(e.ep.Registry))
+	journey, err := avro.NewSerde(cl).RegisterTopic(ctx, "cx.journeys", schemas.JourneyEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafkago.Message
+	for _, j := range []struct {
+		id       string
+		received time.Time
+	}{{"late-1", erasedAt.Add(-time.Minute)}, {"back-1", erasedAt.Add(time.Minute)}} {
+		ev := &event.Event{EventID: j.id, Channel: event.ChannelWeb, Type: "page_view", EventTime: j.received, ClientTime: j.received, ReceivedAt: j.received,
+			Identifiers: []event.Identifier{{Type: "email", Value: "ann@example.com"}}}
+		v, err := journey.Append(nil, identity.JourneyNative(p.CustomerID, identity.PhasePreVisit, ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafkago.Message{Topic: "cx.journeys", Key: []byte(p.CustomerID), Value: v})
+	}
+	prod := kafka.NewProducer([]string{e.ep.Kafka}, kafka.WriterConfig{}, zap.NewNop())
+	defer prod.Close()
+	if err := prod.Produce(ctx, msgs...); err != nil { // one partition, in order: back-1 lands after late-1 was seen
+		t.Fatal(err)
+	}
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'back-1'", 1)
+	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE event_id = 'late-1'", 0)
 }
