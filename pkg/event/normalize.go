@@ -38,6 +38,7 @@ const (
 	CodeMappingFailed      = "mapping_failed"
 	CodeUnknownChannel     = "unknown_channel"
 	CodeInternal           = "internal_error"
+	CodeTooLarge           = "too_large" // the item's record would exceed the producer's message limit
 	maxTypeLen             = 128
 	maxPropertyKeyLen      = 128
 	maxProperties          = 256

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cx360/cx360/pkg/ingest"
+	"github.com/cx360/cx360/pkg/kafka"
 )
 
 // rejectCase is one invalid item and the code it must be answered with.
@@ -193,4 +195,78 @@ func fmtIndex(p *int) string {
 		return "none"
 	}
 	return fmt.Sprint(*p)
+}
+
+// Items and bodies over the producer's message limit are client errors, not
+// Kafka outages: the producer refuses such a record for good, so answering
+// 503 would have the client retry forever. An unparseable body too big to
+// keep whole is answered 400 and dead-lettered by its head; an event too big
+// for a record is rejected alone (too_large) while the rest of its batch is
+// produced, and its dead letter keeps what fits.
+func TestItemsAndBodiesOverTheRecordLimitAreRejected(t *testing.T) {
+	h := newHarness(t, nil)
+	limit := kafka.WriterConfig{}.MaxMessageBytes()
+
+	hugeBody := []byte(`{"type":"visit","comment":"` + strings.Repeat("x", 2<<20))
+	r := h.post("web", jsonType, hugeBody, nil)
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("2 MiB unparseable body: status %d, want 400; body %s", r.status, r.body)
+	}
+	if code := r.errorCode(t); code != "unparseable_body" {
+		t.Errorf("2 MiB unparseable body: code %q, want unparseable_body", code)
+	}
+
+	const ts = `"timestamp":"2026-01-15T10:15:00Z"`
+	valid := func(id string) []byte {
+		return []byte(`{"event_id":"` + id + `","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"store":{"store_id":"S-1"}}`)
+	}
+	// Valid by every rule (256 properties of 4000 bytes each), yet over the
+	// record limit as a whole.
+	props := make([]string, 256)
+	for i := range props {
+		props[i] = fmt.Sprintf(`"p%03d":"%s"`, i, strings.Repeat("y", 4000))
+	}
+	huge := []byte(`{"event_id":"big-1","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"properties":{` + strings.Join(props, ",") + `}}`)
+	if len(huge) <= limit {
+		t.Fatalf("test item is %d bytes, not over the %d-byte limit", len(huge), limit)
+	}
+	res := h.post("store", jsonType, arrayBody(valid("small-1"), huge, valid("small-2")), nil).result(t)
+	if res.Accepted != 2 || res.Rejected != 1 || len(res.Errors) != 1 || res.Errors[0].Index != 1 || res.Errors[0].Code != "too_large" || res.Errors[0].Message == "" {
+		t.Errorf("batch with an oversized event: %+v, want 2 accepted and index 1 rejected as too_large", res)
+	}
+	got := eventsByID(t, h.readEvents(2))
+	for _, id := range []string{"small-1", "small-2"} {
+		if _, ok := got[id]; !ok {
+			t.Errorf("event %s of the batch with an oversized one is not on %s", id, eventsTopic)
+		}
+	}
+
+	dls := h.readDeadLetters(2)
+	byCode := map[string]decodedDeadLetter{}
+	for _, dl := range dls {
+		byCode[dl.ReasonCode] = dl
+	}
+	for _, c := range []struct {
+		code  string
+		raw   []byte
+		index *int
+	}{
+		{"unparseable_body", hugeBody, nil},
+		{"too_large", huge, ptr(1)},
+	} {
+		dl, ok := byCode[c.code]
+		if !ok {
+			t.Errorf("no %s dead letter among %d", c.code, len(dls))
+			continue
+		}
+		if len(dl.Raw) == 0 || len(dl.Raw) >= len(c.raw) || len(dl.Raw) > limit || !bytes.HasPrefix(c.raw, dl.Raw) {
+			t.Errorf("%s dead letter: raw of %d bytes, want a non-empty head of the %d sent, under %d", c.code, len(dl.Raw), len(c.raw), limit)
+		}
+		if want := fmt.Sprintf("[raw truncated: the first %d of %d bytes kept]", len(dl.Raw), len(c.raw)); !strings.HasSuffix(dl.Error, want) {
+			t.Errorf("%s dead letter: error %q does not end with %q", c.code, dl.Error, want)
+		}
+		if fmtIndex(dl.Index) != fmtIndex(c.index) {
+			t.Errorf("%s dead letter: index %s, want %s", c.code, fmtIndex(dl.Index), fmtIndex(c.index))
+		}
+	}
 }

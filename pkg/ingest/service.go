@@ -88,7 +88,7 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 	normalizer := event.NewNormalizer(event.NormalizerConfig{
 		DefaultRegion: cfg.DefaultRegion, Blocklist: blocklist, MaxFutureSkew: cfg.MaxFutureSkew,
 	})
-	proc, err := NewProcessor(ProcessorConfig{EventsTopic: topics.Events, DLQTopic: topics.DLQ, Stage: stage},
+	proc, err := NewProcessor(ProcessorConfig{EventsTopic: topics.Events, DLQTopic: topics.DLQ, Stage: stage, MaxRecordBytes: producer.MaxMessageBytes()},
 		channels, normalizer, eventCodec, dlqCodec, producer, NewDedup(cfg.DedupWindow, cfg.DedupMaxEntries), metrics, logger)
 	if err != nil {
 		return nil, errors.Join(err, producer.Close())
