@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // ErrEmptyBody is returned for a body with no events in it.
 var ErrEmptyBody = errors.New("body holds no events")
+
+// ErrTooManyItems is returned for a body with more items than the caller allows.
+var ErrTooManyItems = errors.New("body holds too many items")
 
 // SplitBody splits a request body into its items without decoding them: one JSON
 // object, a JSON array of items, or NDJSON (one item per line, blank lines
@@ -18,7 +22,14 @@ var ErrEmptyBody = errors.New("body holds no events")
 //
 // NDJSON is detected by content type, or when the body is not a single JSON value
 // but its lines are: a bad line is then one rejected item, not a rejected body.
-func SplitBody(body []byte, ndjson bool) ([][]byte, error) {
+//
+// A body of more than maxItems items (when maxItems > 0) is refused with
+// ErrTooManyItems as soon as the item past the limit is found: a batch costs
+// memory and work per item, which tiny items make cheap to send.
+func SplitBody(body []byte, ndjson bool, maxItems int) ([][]byte, error) {
+	if maxItems <= 0 {
+		maxItems = math.MaxInt
+	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, ErrEmptyBody
@@ -26,7 +37,7 @@ func SplitBody(body []byte, ndjson bool) ([][]byte, error) {
 	if !ndjson {
 		switch trimmed[0] {
 		case '[':
-			return splitArray(trimmed)
+			return splitArray(trimmed, maxItems)
 		case '{':
 			if json.Valid(trimmed) {
 				return [][]byte{trimmed}, nil
@@ -35,7 +46,10 @@ func SplitBody(body []byte, ndjson bool) ([][]byte, error) {
 			return nil, fmt.Errorf("body must be a JSON object, a JSON array or NDJSON; it starts with %q", firstRune(trimmed))
 		}
 	}
-	items := splitLines(trimmed)
+	items, err := splitLines(trimmed, maxItems)
+	if err != nil {
+		return nil, err
+	}
 	if len(items) == 0 {
 		return nil, ErrEmptyBody
 	}
@@ -47,24 +61,52 @@ func SplitBody(body []byte, ndjson bool) ([][]byte, error) {
 	return items, nil
 }
 
-func splitArray(b []byte) ([][]byte, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("body is not a valid JSON array: %w", err)
+// splitArray splits a JSON array into its elements' exact bytes, slices of b:
+// nothing is copied, and nothing is kept for elements past maxItems.
+func splitArray(b []byte, maxItems int) ([][]byte, error) {
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("body is not a valid JSON array: %w", syntaxError(b))
 	}
-	if len(raw) == 0 {
+	// b is a valid array: between its brackets, elements are separated by the
+	// commas outside strings at nesting depth 0.
+	inner := b[1 : len(b)-1]
+	if len(bytes.TrimSpace(inner)) == 0 {
 		return nil, ErrEmptyBody
 	}
-	items := make([][]byte, len(raw))
-	for i, r := range raw {
-		items[i] = r
+	var items [][]byte
+	depth, inString, escaped, start := 0, false, false, 0
+	for i, c := range inner {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ',' && depth == 0:
+			if items = append(items, bytes.TrimSpace(inner[start:i])); len(items) > maxItems {
+				return nil, tooMany(maxItems)
+			}
+			start = i + 1
+		}
+	}
+	if items = append(items, bytes.TrimSpace(inner[start:])); len(items) > maxItems {
+		return nil, tooMany(maxItems)
 	}
 	return items, nil
 }
 
-func splitLines(b []byte) [][]byte {
-	n := bytes.Count(b, []byte{'\n'}) + 1
-	items := make([][]byte, 0, n)
+func splitLines(b []byte, maxItems int) ([][]byte, error) {
+	items := make([][]byte, 0, min(bytes.Count(b, []byte{'\n'})+1, maxItems))
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -73,11 +115,18 @@ func splitLines(b []byte) [][]byte {
 			b = nil
 		}
 		line = bytes.TrimSpace(line)
-		if len(line) > 0 {
-			items = append(items, line)
+		if len(line) == 0 {
+			continue
+		}
+		if items = append(items, line); len(items) > maxItems {
+			return nil, tooMany(maxItems)
 		}
 	}
-	return items
+	return items, nil
+}
+
+func tooMany(maxItems int) error {
+	return fmt.Errorf("%w: more than %d; split it into smaller batches", ErrTooManyItems, maxItems)
 }
 
 func syntaxError(b []byte) error {

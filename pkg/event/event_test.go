@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -210,11 +211,43 @@ func TestSplitBody(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			items, err := SplitBody([]byte(c.body), c.ndjson)
+			items, err := SplitBody([]byte(c.body), c.ndjson, 0)
 			if (err != nil) != c.err || len(items) != c.items {
 				t.Fatalf("got %d items, err %v; want %d items, err %v", len(items), err, c.items, c.err)
 			}
 		})
+	}
+}
+
+// The item limit holds for every body form, at the item past it: a body of
+// tiny items is refused before it costs memory per item.
+func TestSplitBodyLimitsItems(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		ndjson     bool
+	}{
+		{"array", `[{"a":"x,y"}, [1,2], "\"]"]`, false},
+		{"ndjson", "{}\n\n{}\n{}\n", true},
+		{"sniffed ndjson", "{}\n{}\n{}", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if items, err := SplitBody([]byte(c.body), c.ndjson, 3); err != nil || len(items) != 3 {
+				t.Errorf("limit 3: %d items, err %v; want 3", len(items), err)
+			}
+			if items, err := SplitBody([]byte(c.body), c.ndjson, 2); !errors.Is(err, ErrTooManyItems) || items != nil {
+				t.Errorf("limit 2: %d items, err %v; want ErrTooManyItems", len(items), err)
+			}
+		})
+	}
+	items, err := SplitBody([]byte(` [ {"a":"x,y"} ,[1,2],"\"]" , 3 ] `), false, 0)
+	want := []string{`{"a":"x,y"}`, `[1,2]`, `"\"]"`, `3`}
+	if err != nil || len(items) != len(want) {
+		t.Fatalf("array: %q, err %v; want %q", items, err, want)
+	}
+	for i, w := range want {
+		if string(items[i]) != w {
+			t.Errorf("array item %d: %q, want %q", i, items[i], w)
+		}
 	}
 }
 

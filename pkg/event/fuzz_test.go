@@ -13,7 +13,7 @@ func FuzzSplitBody(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
-		items, err := SplitBody(body, ndjson)
+		items, err := SplitBody(body, ndjson, 0)
 		if err != nil {
 			if len(items) != 0 {
 				t.Fatal("items returned with an error")

@@ -58,6 +58,9 @@ type Result struct {
 	Rejected   int         `json:"rejected"`
 	Duplicates int         `json:"duplicates"` // accepted, but already produced within the dedup window
 	Errors     []ItemError `json:"errors"`
+	// ErrorsOmitted counts the rejected items past the first ones that an
+	// HTTP answer lists (Process itself lists them all).
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 }
 
 // ErrUnknownChannel is returned for a channel that is neither built in nor mapped.

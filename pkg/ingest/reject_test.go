@@ -2,14 +2,17 @@ package ingest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/schemas"
 )
 
 // rejectCase is one invalid item and the code it must be answered with.
@@ -268,5 +271,73 @@ func TestItemsAndBodiesOverTheRecordLimitAreRejected(t *testing.T) {
 		if fmtIndex(dl.Index) != fmtIndex(c.index) {
 			t.Errorf("%s dead letter: index %s, want %s", c.code, fmtIndex(dl.Index), fmtIndex(c.index))
 		}
+	}
+}
+
+// A body of more items than --ingest-max-items (10,000 by default) is answered
+// 413 and stores nothing, whatever its form and however small its items: each
+// item costs memory and work, a dead letter and an error entry.
+func TestTooManyItemsAreAnswered413(t *testing.T) {
+	h := newHarness(t, nil)
+	lines := func(n int) []byte { return bytes.Repeat([]byte("1\n"), n) }
+	for _, b := range []struct {
+		name, contentType string
+		body              []byte
+	}{
+		{"NDJSON", ndjsonType, lines(ingest.DefaultMaxItems + 1)},
+		{"sniffed NDJSON", jsonType, bytes.Repeat([]byte("{}\n"), ingest.DefaultMaxItems+1)},
+		{"array", jsonType, []byte("[" + strings.Repeat("1,", ingest.DefaultMaxItems) + "1]")},
+		{"200,000 tiny lines", ndjsonType, lines(200_000)},
+	} {
+		r := h.post("web", b.contentType, b.body, nil)
+		if r.status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%s: status %d, want 413; body %.300s", b.name, r.status, r.body)
+		}
+		if code := r.errorCode(t); code != "too_many_items" {
+			t.Errorf("%s: code %q, want too_many_items", b.name, code)
+		}
+		if !bytes.Contains(r.body, []byte("more than 10000 items")) {
+			t.Errorf("%s: message %s does not name the limit", b.name, r.body)
+		}
+	}
+
+	// At the limit, every item is taken: here each is rejected, all are
+	// dead-lettered, and the answer lists the first 1000 and counts the rest.
+	r := h.post("web", ndjsonType, lines(ingest.DefaultMaxItems), nil)
+	res := r.result(t)
+	var answer any
+	if err := json.Unmarshal(r.body, &answer); err != nil {
+		t.Fatal(err)
+	}
+	if err := newContract(t, schemas.OpenAPIIngest).doc.Components.Schemas["Result"].Value.VisitJSON(answer); err != nil {
+		t.Errorf("answer with omitted errors does not match the OpenAPI Result: %v", err)
+	}
+	if res.Accepted != 0 || res.Rejected != ingest.DefaultMaxItems || len(res.Errors) != 1000 || res.ErrorsOmitted != ingest.DefaultMaxItems-1000 {
+		t.Errorf("%d bad items: accepted %d rejected %d, %d errors listed and %d omitted; want 0, %d, 1000, %d",
+			ingest.DefaultMaxItems, res.Accepted, res.Rejected, len(res.Errors), res.ErrorsOmitted, ingest.DefaultMaxItems, ingest.DefaultMaxItems-1000)
+	}
+	for i, e := range res.Errors {
+		if e.Index != i || e.Code != "not_an_object" {
+			t.Fatalf("error %d: %+v, want index %d not_an_object", i, e, i)
+		}
+	}
+	if dls := h.readDeadLetters(ingest.DefaultMaxItems); len(dls) != ingest.DefaultMaxItems {
+		t.Errorf("%d dead letters, want %d", len(dls), ingest.DefaultMaxItems)
+	}
+}
+
+// A configured --ingest-max-items holds for every body form; an answer that
+// lists every error says nothing of omitted ones.
+func TestMaxItemsIsConfigurable(t *testing.T) {
+	h := newHarness(t, func(c *config.Ingest) { c.MaxItems = 2 })
+	for _, body := range []string{"[1,2,3]", "{}\n{}\n{}\n"} {
+		r := h.post("app", jsonType, []byte(body), nil)
+		if r.status != http.StatusRequestEntityTooLarge || r.errorCode(t) != "too_many_items" {
+			t.Errorf("%q over a limit of 2: status %d body %s, want 413 too_many_items", body, r.status, r.body)
+		}
+	}
+	r := h.post("app", jsonType, []byte("[1,2]"), nil)
+	if res := r.result(t); res.Rejected != 2 || len(res.Errors) != 2 || bytes.Contains(r.body, []byte("errors_omitted")) {
+		t.Errorf("2 items at a limit of 2: %s, want both rejected and listed, no errors_omitted", r.body)
 	}
 }

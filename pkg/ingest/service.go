@@ -99,7 +99,7 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 	checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 
 	s := &Service{cfg: cfg, logger: logger, producer: producer, proc: proc, keys: NewAPIKeys(keys)}
-	s.server = NewServer(ServerConfig{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, Keys: s.keys, ProduceTimeout: cfg.ProduceTimeout}, proc, checker, gatherer, metrics, logger)
+	s.server = NewServer(ServerConfig{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, MaxItems: cfg.MaxItems, Keys: s.keys, ProduceTimeout: cfg.ProduceTimeout}, proc, checker, gatherer, metrics, logger)
 	if cfg.AdminAddr != "" {
 		s.admin = health.NewAdminServer(checker, gatherer)
 	}
