@@ -126,6 +126,8 @@ func TestRejections(t *testing.T) {
 		{"bad timestamp", ChannelWeb, `{"type":"t","timestamp":"yesterday","identifiers":{"user_id":"u"}}`, CodeInvalidTimestamp, "timestamp"},
 		{"bad sent_at", ChannelWeb, `{` + base + `,"sent_at":true}`, CodeInvalidTimestamp, "sent_at"},
 		{"future", ChannelWeb, `{"type":"t","timestamp":"2026-11-05T10:00:00Z","identifiers":{"user_id":"u"}}`, CodeTimestampInFuture, "timestamp"},
+		{"before 1970 after skew correction", ChannelWeb, `{"type":"t","timestamp":"1973-01-01T00:00:00Z","sent_at":"2200-01-01T00:00:00Z","identifiers":{"user_id":"u"}}`, CodeInvalidTimestamp, "timestamp"},
+		{"epoch ms before 1970 after skew correction", ChannelWeb, `{"type":"t","timestamp":100000000000,"sent_at":"2100-01-01T00:00:00Z","identifiers":{"user_id":"u"}}`, CodeInvalidTimestamp, "timestamp"},
 		{"no identifiers", ChannelWeb, `{"type":"t","timestamp":"2026-11-02T10:00:00Z"}`, CodeMissingIdentifier, "identifiers"},
 		{"empty identifiers", ChannelWeb, `{"type":"t","timestamp":"2026-11-02T10:00:00Z","identifiers":{"email":"  "}}`, CodeMissingIdentifier, "identifiers"},
 		{"bad email", ChannelWeb, `{"type":"t","timestamp":"2026-11-02T10:00:00Z","identifiers":{"email":"ann.example.com"}}`, "invalid_email", "identifiers.email"},

@@ -46,6 +46,8 @@ func TestRejectsInvalidItemsWithCodesAndDeadLetters(t *testing.T) {
 		{raw: `{"event_id":"r-9","type":"survey_response",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"survey":{"kind":"csat","score":9}}`, code: "invalid_survey", field: "survey.score"},
 		{raw: `{"event_id":"r-10","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"properties":{"basket":{"n":1}}}`, code: "invalid_property", field: "properties.basket"},
 		{raw: `{"event_id":"r-11","type":"visit","timestamp":"yesterday","identifiers":{"loyalty_id":"L-1"}}`, code: "invalid_timestamp", field: "timestamp"},
+		// Valid times whose skew correction lands before 1970 (1800-01-03).
+		{raw: `{"event_id":"r-13","type":"visit","timestamp":"1973-01-01T00:00:00Z","sent_at":"2200-01-01T00:00:00Z","identifiers":{"loyalty_id":"L-1"}}`, code: "invalid_timestamp", field: "timestamp"},
 		{raw: valid("ok-2")},
 	}
 	ndjsonItems := []rejectCase{
