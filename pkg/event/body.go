@@ -20,8 +20,9 @@ var ErrTooManyItems = errors.New("body holds too many items")
 // deterministic event id. A body that is none of these is an error: the caller
 // answers 400 and dead-letters the whole body.
 //
-// NDJSON is detected by content type, or when the body is not a single JSON value
-// but its lines are: a bad line is then one rejected item, not a rejected body.
+// NDJSON is detected by content type (a bad line is then one rejected item, not
+// a rejected body), or when the body is not a single JSON value but every
+// non-blank line is one.
 //
 // A body of more than maxItems items (when maxItems > 0) is refused with
 // ErrTooManyItems as soon as the item past the limit is found: a batch costs
@@ -42,6 +43,12 @@ func SplitBody(body []byte, ndjson bool, maxItems int) ([][]byte, error) {
 			if json.Valid(trimmed) {
 				return [][]byte{trimmed}, nil
 			}
+			// NDJSON without its content type only if every line is JSON:
+			// a broken pretty-printed object must not become items of its
+			// lines, each rejected on its own, and be answered 202.
+			if !linesAreJSON(trimmed) {
+				return nil, fmt.Errorf("body is not valid JSON: %w", syntaxError(trimmed))
+			}
 		default:
 			return nil, fmt.Errorf("body must be a JSON object, a JSON array or NDJSON; it starts with %q", firstRune(trimmed))
 		}
@@ -53,12 +60,17 @@ func SplitBody(body []byte, ndjson bool, maxItems int) ([][]byte, error) {
 	if len(items) == 0 {
 		return nil, ErrEmptyBody
 	}
-	if !ndjson && len(items) == 1 {
-		// One line that is not valid JSON, and no NDJSON content type: the body is
-		// simply broken.
-		return nil, fmt.Errorf("body is not valid JSON: %w", syntaxError(trimmed))
-	}
 	return items, nil
+}
+
+// linesAreJSON reports whether every non-blank line of b is one JSON value.
+func linesAreJSON(b []byte) bool {
+	for line := range bytes.Lines(b) {
+		if line = bytes.TrimSpace(line); len(line) > 0 && !json.Valid(line) {
+			return false
+		}
+	}
+	return true
 }
 
 // splitArray splits a JSON array into its elements' exact bytes, slices of b:

@@ -154,6 +154,9 @@ func TestUnparseableBodyAndUnknownChannel(t *testing.T) {
 		{"garbage", jsonType, "garbage\n"},
 		{"broken array", jsonType, `[{"type":"visit"},` + "\n" + `{"type":`},
 		{"broken object", jsonType, `  {"type":"visit","identifiers":{"user_id":"u-1"}`},
+		// Not NDJSON for want of a content type: not every line is JSON.
+		{"broken pretty object", jsonType, "{\n \"type\":\"x\",\n}"},
+		{"lines, one broken", jsonType, "{\"type\":\"visit\"}\n{\"type\":\n"},
 		{"empty", jsonType, "  \n"},
 		{"empty ndjson", ndjsonType, "\n\n"},
 	}
