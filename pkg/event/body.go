@@ -17,8 +17,11 @@ var ErrTooManyItems = errors.New("body holds too many items")
 // SplitBody splits a request body into its items without decoding them: one JSON
 // object, a JSON array of items, or NDJSON (one item per line, blank lines
 // ignored). Items keep their exact bytes, for the dead-letter queue and for the
-// deterministic event id. A body that is none of these is an error: the caller
-// answers 400 and dead-letters the whole body.
+// deterministic event id. index[i] is items[i]'s index in answers and dead
+// letters: its place in the array (0 for a lone object), or for NDJSON its line
+// number minus one, blank lines counted, so that a client finds the line. A
+// body that is none of these is an error: the caller answers 400 and
+// dead-letters the whole body.
 //
 // NDJSON is detected by content type (a bad line is then one rejected item, not
 // a rejected body), or when the body is not a single JSON value but every
@@ -27,40 +30,45 @@ var ErrTooManyItems = errors.New("body holds too many items")
 // A body of more than maxItems items (when maxItems > 0) is refused with
 // ErrTooManyItems as soon as the item past the limit is found: a batch costs
 // memory and work per item, which tiny items make cheap to send.
-func SplitBody(body []byte, ndjson bool, maxItems int) ([][]byte, error) {
+func SplitBody(body []byte, ndjson bool, maxItems int) (items [][]byte, index []int, err error) {
 	if maxItems <= 0 {
 		maxItems = math.MaxInt
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return nil, ErrEmptyBody
+		return nil, nil, ErrEmptyBody
 	}
 	if !ndjson {
 		switch trimmed[0] {
 		case '[':
-			return splitArray(trimmed, maxItems)
+			if items, err = splitArray(trimmed, maxItems); err != nil {
+				return nil, nil, err
+			}
+			return items, positions(len(items)), nil
 		case '{':
 			if json.Valid(trimmed) {
-				return [][]byte{trimmed}, nil
+				return [][]byte{trimmed}, []int{0}, nil
 			}
 			// NDJSON without its content type only if every line is JSON:
 			// a broken pretty-printed object must not become items of its
 			// lines, each rejected on its own, and be answered 202.
 			if !linesAreJSON(trimmed) {
-				return nil, fmt.Errorf("body is not valid JSON: %w", syntaxError(trimmed))
+				return nil, nil, fmt.Errorf("body is not valid JSON: %w", syntaxError(trimmed))
 			}
 		default:
-			return nil, fmt.Errorf("body must be a JSON object, a JSON array or NDJSON; it starts with %q", firstRune(trimmed))
+			return nil, nil, fmt.Errorf("body must be a JSON object, a JSON array or NDJSON; it starts with %q", firstRune(trimmed))
 		}
 	}
-	items, err := splitLines(trimmed, maxItems)
-	if err != nil {
-		return nil, err
+	// The untrimmed body: leading blank lines count in line numbers.
+	return splitLines(body, maxItems)
+}
+
+func positions(n int) []int {
+	index := make([]int, n)
+	for i := range index {
+		index[i] = i
 	}
-	if len(items) == 0 {
-		return nil, ErrEmptyBody
-	}
-	return items, nil
+	return index
 }
 
 // linesAreJSON reports whether every non-blank line of b is one JSON value.
@@ -117,9 +125,12 @@ func splitArray(b []byte, maxItems int) ([][]byte, error) {
 	return items, nil
 }
 
-func splitLines(b []byte, maxItems int) ([][]byte, error) {
-	items := make([][]byte, 0, min(bytes.Count(b, []byte{'\n'})+1, maxItems))
-	for len(b) > 0 {
+// splitLines returns the non-blank lines of b, trimmed, and their line
+// numbers minus one.
+func splitLines(b []byte, maxItems int) ([][]byte, []int, error) {
+	n := min(bytes.Count(b, []byte{'\n'})+1, maxItems)
+	items, index := make([][]byte, 0, n), make([]int, 0, n)
+	for lineIndex := 0; len(b) > 0; lineIndex++ {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			line, b = b[:i], b[i+1:]
@@ -130,11 +141,15 @@ func splitLines(b []byte, maxItems int) ([][]byte, error) {
 		if len(line) == 0 {
 			continue
 		}
-		if items = append(items, line); len(items) > maxItems {
-			return nil, tooMany(maxItems)
+		if len(items) == maxItems {
+			return nil, nil, tooMany(maxItems)
 		}
+		items, index = append(items, line), append(index, lineIndex)
 	}
-	return items, nil
+	if len(items) == 0 {
+		return nil, nil, ErrEmptyBody
+	}
+	return items, index, nil
 }
 
 func tooMany(maxItems int) error {

@@ -135,9 +135,20 @@ func (p *Processor) Channels() []string {
 // nothing can be assumed durable and the caller must retry the whole batch
 // (dedup and downstream idempotency make that safe).
 func (p *Processor) Process(ctx context.Context, channelName string, items [][]byte) (Result, error) {
+	return p.ProcessIndexed(ctx, channelName, items, nil)
+}
+
+// ProcessIndexed is Process for items numbered by index (index[i] is items[i]'s
+// index in the answer and its dead letter) rather than by their position in
+// items: the lines of an NDJSON body, which skips blank lines but counts them
+// (event.SplitBody). A nil index numbers items by position.
+func (p *Processor) ProcessIndexed(ctx context.Context, channelName string, items [][]byte, index []int) (Result, error) {
 	ch, ok := p.channels[channelName]
 	if !ok {
 		return Result{}, fmt.Errorf("%w %q", ErrUnknownChannel, channelName)
+	}
+	if index != nil && len(index) != len(items) {
+		return Result{}, fmt.Errorf("ingest: %d indexes for %d items", len(index), len(items))
 	}
 	receivedAt := p.now()
 	res := Result{Errors: []ItemError{}}
@@ -173,10 +184,14 @@ func (p *Processor) Process(ctx context.Context, channelName string, items [][]b
 				continue
 			}
 		}
+		at := i
+		if index != nil {
+			at = index[i]
+		}
 		res.Rejected++
 		msg := truncateText(rej.Message, maxErrorTextBytes)
-		res.Errors = append(res.Errors, ItemError{Index: i, Code: rej.Code, Field: truncateText(rej.Field, maxErrorTextBytes), Message: msg})
-		dl, err := p.deadLetter(ch.Name, rej.Code, msg, raw, i, receivedAt)
+		res.Errors = append(res.Errors, ItemError{Index: at, Code: rej.Code, Field: truncateText(rej.Field, maxErrorTextBytes), Message: msg})
+		dl, err := p.deadLetter(ch.Name, rej.Code, msg, raw, at, receivedAt)
 		if err != nil {
 			return Result{}, err
 		}

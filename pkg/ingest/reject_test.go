@@ -346,3 +346,24 @@ func TestMaxItemsIsConfigurable(t *testing.T) {
 		t.Errorf("2 items at a limit of 2: %s, want both rejected and listed, no errors_omitted", r.body)
 	}
 }
+
+// An NDJSON item's index is its line number minus one (the OpenAPI contract),
+// in the answer and on its dead letter: blank lines, leading ones too, count.
+func TestNDJSONIndexesAreLineNumbersMinusOne(t *testing.T) {
+	h := newHarness(t, nil)
+	valid := `{"event_id":"line-2","type":"visit","timestamp":"2026-01-15T10:15:00Z","identifiers":{"loyalty_id":"L-1"}}`
+	body := "\n" + valid + "\n\r\n" + "not json" + "\n  \n" + `{"type":` + "\n\n"
+	res := h.post("store", ndjsonType, []byte(body), nil).result(t)
+	want := map[int]string{3: "not json", 5: `{"type":`} // line 4 and line 6
+	if res.Accepted != 1 || res.Rejected != 2 || len(res.Errors) != 2 || res.Errors[0].Index != 3 || res.Errors[1].Index != 5 {
+		t.Fatalf("answer %+v, want line 2 accepted and indexes 3 and 5 rejected", res)
+	}
+	for _, dl := range h.readDeadLetters(2) {
+		if dl.Index == nil || want[*dl.Index] != string(dl.Raw) {
+			t.Errorf("dead letter at index %s holds %q; want %v", fmtIndex(dl.Index), dl.Raw, want)
+		}
+	}
+	if evs := h.readEvents(1); evs[0].EventID != "line-2" {
+		t.Errorf("event %q produced, want line-2", evs[0].EventID)
+	}
+}

@@ -212,7 +212,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ProduceTimeout)
 	defer cancel()
-	items, err := event.SplitBody(body, isNDJSON(r.Header.Get("Content-Type")), s.cfg.MaxItems)
+	items, index, err := event.SplitBody(body, isNDJSON(r.Header.Get("Content-Type")), s.cfg.MaxItems)
 	if errors.Is(err, event.ErrTooManyItems) {
 		// Like a body over the size limit, nothing is stored: the client
 		// splits the batch and sends it again.
@@ -227,7 +227,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusBadRequest, errorBody{Code: event.CodeUnparseableBody, Message: err.Error()})
 		return
 	}
-	res, err := s.proc.Process(ctx, channel, items)
+	res, err := s.proc.ProcessIndexed(ctx, channel, items, index)
 	if err != nil {
 		s.unavailable(w, err)
 		return
