@@ -23,6 +23,7 @@ const (
 	DefaultIngestAddr        = "127.0.0.1:8080"
 	DefaultIngestAdminAddr   = "127.0.0.1:9100"
 	DefaultMaxBodyBytes      = 10 << 20
+	DefaultMaxItems          = 10_000
 	DefaultRegion            = "GB"
 	DefaultDedupWindow       = 10 * time.Minute
 	DefaultDedupMaxEntries   = 1_000_000
@@ -210,6 +211,7 @@ type Ingest struct {
 	Addr            string
 	AdminAddr       string
 	MaxBodyBytes    int64
+	MaxItems        int
 	APIKeys         []string // "source:key" pairs
 	APIKeysFile     string   // one "source:key" per line
 	DefaultRegion   string
@@ -231,6 +233,7 @@ func (c *Ingest) Bind(fs *FlagSet) {
 	fs.String(&c.Addr, "ingest-addr", DefaultIngestAddr, "HTTP API listen address")
 	fs.String(&c.AdminAddr, "ingest-admin-addr", DefaultIngestAdminAddr, "health and metrics listen address (empty: only on the API address)")
 	fs.Int64(&c.MaxBodyBytes, "ingest-max-body-bytes", DefaultMaxBodyBytes, "largest accepted request body; larger ones get 413")
+	fs.Int(&c.MaxItems, "ingest-max-items", DefaultMaxItems, "most events (array elements or NDJSON lines) in one request; more get 413")
 	fs.List(&c.APIKeys, "ingest-api-keys", nil, "accepted Bearer keys as source:key pairs; none = open API")
 	fs.String(&c.APIKeysFile, "ingest-api-keys-file", DefaultAPIKeysFile, "file of source:key lines (mounted secret)")
 	fs.String(&c.DefaultRegion, "default-region", DefaultRegion, "ISO 3166 region for phone numbers without a country code")
@@ -258,6 +261,9 @@ func (c *Ingest) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("ingest-max-body-bytes must be at least 1024"))
+	}
+	if c.MaxItems < 1 {
+		errs = append(errs, errors.New("ingest-max-items must be at least 1"))
 	}
 	if len(c.DefaultRegion) != 2 {
 		errs = append(errs, fmt.Errorf("default-region: %q is not a two-letter region code", c.DefaultRegion))

@@ -2,7 +2,9 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +127,8 @@ func TestRejections(t *testing.T) {
 		{"bad timestamp", ChannelWeb, `{"type":"t","timestamp":"yesterday","identifiers":{"user_id":"u"}}`, CodeInvalidTimestamp, "timestamp"},
 		{"bad sent_at", ChannelWeb, `{` + base + `,"sent_at":true}`, CodeInvalidTimestamp, "sent_at"},
 		{"future", ChannelWeb, `{"type":"t","timestamp":"2026-11-05T10:00:00Z","identifiers":{"user_id":"u"}}`, CodeTimestampInFuture, "timestamp"},
+		{"before 1970 after skew correction", ChannelWeb, `{"type":"t","timestamp":"1973-01-01T00:00:00Z","sent_at":"2200-01-01T00:00:00Z","identifiers":{"user_id":"u"}}`, CodeInvalidTimestamp, "timestamp"},
+		{"epoch ms before 1970 after skew correction", ChannelWeb, `{"type":"t","timestamp":100000000000,"sent_at":"2100-01-01T00:00:00Z","identifiers":{"user_id":"u"}}`, CodeInvalidTimestamp, "timestamp"},
 		{"no identifiers", ChannelWeb, `{"type":"t","timestamp":"2026-11-02T10:00:00Z"}`, CodeMissingIdentifier, "identifiers"},
 		{"empty identifiers", ChannelWeb, `{"type":"t","timestamp":"2026-11-02T10:00:00Z","identifiers":{"email":"  "}}`, CodeMissingIdentifier, "identifiers"},
 		{"bad email", ChannelWeb, `{"type":"t","timestamp":"2026-11-02T10:00:00Z","identifiers":{"email":"ann.example.com"}}`, "invalid_email", "identifiers.email"},
@@ -194,27 +198,66 @@ func TestSplitBody(t *testing.T) {
 		name   string
 		body   string
 		ndjson bool
-		items  int
-		err    bool
+		index  []int // of the items; nil: an error
 	}{
-		{"object", `{"a":1}`, false, 1, false},
-		{"pretty object", "{\n  \"a\": 1\n}\n", false, 1, false},
-		{"array", `[{"a":1}, {"b":2}, 3]`, false, 3, false},
-		{"ndjson by type", "{\"a\":1}\n\n{\"b\":2}\nbroken\n", true, 3, false},
-		{"ndjson sniffed", "{\"a\":1}\n{\"b\":2}", false, 2, false},
-		{"empty", "  \n", false, 0, true},
-		{"empty array", "[]", false, 0, true},
-		{"broken array", `[{"a":1}`, false, 0, true},
-		{"garbage", `garbage`, false, 0, true},
-		{"broken object", `{"a":`, false, 0, true},
+		{"object", `{"a":1}`, false, []int{0}},
+		{"pretty object", "{\n  \"a\": 1\n}\n", false, []int{0}},
+		{"array", `[{"a":1}, {"b":2}, 3]`, false, []int{0, 1, 2}},
+		{"ndjson by type", "{\"a\":1}\n\n{\"b\":2}\nbroken\n", true, []int{0, 2, 3}},
+		{"ndjson sniffed", "{\"a\":1}\n{\"b\":2}", false, []int{0, 1}},
+		{"ndjson sniffed, lines of any JSON", "{\"a\":1}\n\n42\n", false, []int{0, 2}},
+		// Blank lines count, leading ones too: index is the line number minus one.
+		{"ndjson, leading and blank lines", "\n \r\n{\"a\":1}\r\n\n\t\n{\"b\":2}\n\n", true, []int{2, 5}},
+		{"ndjson sniffed, leading blank lines", "\n\n{\"a\":1}\n\n{\"b\":2}", false, []int{2, 4}},
+		{"broken pretty object", "{\n \"type\":\"x\",\n}", false, nil},
+		{"lines, one broken, no ndjson type", "{\"a\":1}\n{\"b\":", false, nil},
+		{"lines, one broken, ndjson type", "{\"a\":1}\n{\"b\":", true, []int{0, 1}},
+		{"empty", "  \n", false, nil},
+		{"empty ndjson", "\n \n", true, nil},
+		{"empty array", "[]", false, nil},
+		{"broken array", `[{"a":1}`, false, nil},
+		{"garbage", `garbage`, false, nil},
+		{"broken object", `{"a":`, false, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			items, err := SplitBody([]byte(c.body), c.ndjson)
-			if (err != nil) != c.err || len(items) != c.items {
-				t.Fatalf("got %d items, err %v; want %d items, err %v", len(items), err, c.items, c.err)
+			items, index, err := SplitBody([]byte(c.body), c.ndjson, 0)
+			if (err != nil) != (c.index == nil) || len(items) != len(c.index) || !slices.Equal(index, c.index) {
+				t.Fatalf("got %d items at %v, err %v; want indexes %v", len(items), index, err, c.index)
 			}
 		})
+	}
+}
+
+// The item limit holds for every body form, at the item past it: a body of
+// tiny items is refused before it costs memory per item.
+func TestSplitBodyLimitsItems(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		ndjson     bool
+	}{
+		{"array", `[{"a":"x,y"}, [1,2], "\"]"]`, false},
+		{"ndjson", "{}\n\n{}\n{}\n", true},
+		{"sniffed ndjson", "{}\n{}\n{}", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if items, _, err := SplitBody([]byte(c.body), c.ndjson, 3); err != nil || len(items) != 3 {
+				t.Errorf("limit 3: %d items, err %v; want 3", len(items), err)
+			}
+			if items, _, err := SplitBody([]byte(c.body), c.ndjson, 2); !errors.Is(err, ErrTooManyItems) || items != nil {
+				t.Errorf("limit 2: %d items, err %v; want ErrTooManyItems", len(items), err)
+			}
+		})
+	}
+	items, _, err := SplitBody([]byte(` [ {"a":"x,y"} ,[1,2],"\"]" , 3 ] `), false, 0)
+	want := []string{`{"a":"x,y"}`, `[1,2]`, `"\"]"`, `3`}
+	if err != nil || len(items) != len(want) {
+		t.Fatalf("array: %q, err %v; want %q", items, err, want)
+	}
+	for i, w := range want {
+		if string(items[i]) != w {
+			t.Errorf("array item %d: %q, want %q", i, items[i], w)
+		}
 	}
 }
 

@@ -2,30 +2,81 @@ package event
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
-// FuzzSplitBody: any body either splits into non-empty items that are parts of
-// the body, or is refused with an error; never a panic.
+// FuzzSplitBody: any body is either refused with an error and no items, or
+// split into items that account for every byte of it, never a panic. An
+// array's items with commas between and brackets around are the array (up to
+// insignificant whitespace), at indexes 0..n-1; a lone object is itself, at
+// 0; NDJSON items are exactly the non-blank lines, each at its line number
+// minus one, and every line of NDJSON sniffed without its content type is
+// JSON. No more than the item limit is ever returned.
 func FuzzSplitBody(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, `[{"a":1},2]`, "{\"a\":1}\n{\"b\":", "[", "\x00\xff", "\n\n{}\n"} {
-		f.Add([]byte(s), false)
-		f.Add([]byte(s), true)
+	for _, s := range []string{
+		`{"a":1}`, `[{"a":1},2]`, "{\"a\":1}\n{\"b\":", "[", "\x00\xff", "\n\n{}\n",
+		"{\n \"type\":\"x\",\n}", `[ "a,]\"", {"b":[1,{}]} , 3 ]`, "\r\n{}\r\n\r\n 1 \n", "{}\n{}\n{}",
+	} {
+		f.Add([]byte(s), false, uint8(0))
+		f.Add([]byte(s), true, uint8(2))
 	}
-	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
-		items, err := SplitBody(body, ndjson)
+	f.Fuzz(func(t *testing.T, body []byte, ndjson bool, limit uint8) {
+		maxItems := int(limit) // 0: no limit
+		items, index, err := SplitBody(body, ndjson, maxItems)
 		if err != nil {
-			if len(items) != 0 {
+			if items != nil || index != nil {
 				t.Fatal("items returned with an error")
 			}
 			return
 		}
-		if len(items) == 0 {
-			t.Fatal("no items and no error")
+		if len(items) == 0 || len(index) != len(items) {
+			t.Fatalf("%d items and %d indexes, no error", len(items), len(index))
 		}
-		for _, it := range items {
+		if maxItems > 0 && len(items) > maxItems {
+			t.Fatalf("%d items over the limit of %d", len(items), maxItems)
+		}
+		for i, it := range items {
 			if len(bytes.TrimSpace(it)) == 0 {
 				t.Fatalf("empty item from %q", body)
+			}
+			if index[i] < 0 || i > 0 && index[i] <= index[i-1] {
+				t.Fatalf("indexes %v are not increasing from 0", index)
+			}
+		}
+		trimmed := bytes.TrimSpace(body)
+		switch {
+		case !ndjson && trimmed[0] == '[':
+			var got, want bytes.Buffer
+			rebuilt := append(append([]byte{'['}, bytes.Join(items, []byte{','})...), ']')
+			if json.Compact(&got, rebuilt) != nil || json.Compact(&want, trimmed) != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Fatalf("array %q split into %q", body, items)
+			}
+			for i, at := range index {
+				if at != i {
+					t.Fatalf("array item %d at index %d", i, at)
+				}
+			}
+		case !ndjson && json.Valid(trimmed):
+			if len(items) != 1 || index[0] != 0 || !bytes.Equal(items[0], trimmed) {
+				t.Fatalf("object %q split into %q at %v", body, items, index)
+			}
+		default:
+			next := 0
+			for n, line := range bytes.Split(body, []byte{'\n'}) {
+				if line = bytes.TrimSpace(line); len(line) == 0 {
+					continue
+				}
+				if next == len(items) || index[next] != n || !bytes.Equal(items[next], line) {
+					t.Fatalf("line %d %q of %q is not item %d (items %q at %v)", n, line, body, next, items, index)
+				}
+				if !ndjson && !json.Valid(line) {
+					t.Fatalf("line %d %q of %q sniffed as NDJSON is not JSON", n, line, body)
+				}
+				next++
+			}
+			if next != len(items) {
+				t.Fatalf("%d items from %d non-blank lines", len(items), next)
 			}
 		}
 	})

@@ -38,6 +38,7 @@ const (
 	CodeMappingFailed      = "mapping_failed"
 	CodeUnknownChannel     = "unknown_channel"
 	CodeInternal           = "internal_error"
+	CodeTooLarge           = "too_large" // the item's record would exceed the producer's message limit
 	maxTypeLen             = 128
 	maxPropertyKeyLen      = 128
 	maxProperties          = 256
@@ -213,6 +214,11 @@ func (n *Normalizer) Normalize(channel string, blocks Blocks, in *Input, raw []b
 	e.EventTime = normalize.SkewCorrect(ts, e.SentAt, e.ReceivedAt).UTC()
 	if e.EventTime.Sub(e.ReceivedAt) > n.cfg.MaxFutureSkew {
 		return Event{}, reject(CodeTimestampInFuture, "timestamp", "event time %s is more than %s after the server time", e.EventTime.Format(time.RFC3339), n.cfg.MaxFutureSkew)
+	}
+	// A sent_at far ahead of the server clock moves the event back by as
+	// much: both times are valid, their correction need not be.
+	if !normalize.InTimeRange(e.EventTime) {
+		return Event{}, reject(CodeInvalidTimestamp, "timestamp", "event time %s (timestamp corrected by sent_at) is outside the years 1970 to 2200", e.EventTime.Format(time.RFC3339))
 	}
 
 	ids, rej := n.identifiers(in.Identifiers)

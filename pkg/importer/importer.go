@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -274,21 +275,69 @@ var numericColumns = map[string]bool{
 // identifiers.email, order.total, ...) yields input events, and any other header
 // yields objects a mapping file can address. Empty cells are absent. With
 // parse set (a mapped channel) each row's object form is kept for grouping.
+//
+// A row that cannot be read becomes an item holding its row and line numbers
+// and its text, which ingest rejects and dead-letters; reading goes on at the
+// next line (see records).
 func csvRows(r io.Reader, tsv, parse bool) (func() (row, error), error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1 // a short row is one rejected item, not a failed import
+	format, comma := "CSV", byte(',')
 	if tsv {
-		cr.Comma = '\t'
-		cr.LazyQuotes = true
+		format, comma = "TSV", '\t'
 	}
-	header, err := cr.Read()
+	recs := newRecords(r, comma, tsv)
+	var feed bytes.Reader
+	newReader := func() *csv.Reader {
+		cr := csv.NewReader(&feed)
+		cr.ReuseRecord = true
+		cr.FieldsPerRecord = -1 // a short row is one rejected item, not a failed import
+		cr.Comma = rune(comma)
+		cr.LazyQuotes = tsv
+		return cr
+	}
+	cr := newReader()
+	fed := int64(0)
+	// read parses the next record; broken is set, with rec nil, for a record
+	// that is not one well-formed row.
+	read := func() (rec []string, text []byte, line int, broken string, err error) {
+		text, line, closed, err := recs.next()
+		if err != nil {
+			return nil, nil, 0, "", err
+		}
+		if !closed {
+			return nil, text, line, "unclosed quote", nil
+		}
+		feed.Reset(text)
+		fed += int64(len(text))
+		rec, err = cr.Read()
+		if err == nil && cr.InputOffset() == fed {
+			return rec, text, line, "", nil
+		}
+		// csv.Reader cannot be told to drop what it read ahead: a new one
+		// starts clean at the next record.
+		cr, fed = newReader(), 0
+		var perr *csv.ParseError
+		switch {
+		case errors.As(err, &perr):
+			broken = perr.Err.Error()
+		case err != nil:
+			broken = err.Error()
+		default:
+			broken = "the row ends inside a quoted cell"
+		}
+		return nil, recs.reject(), line, broken, nil
+	}
+
+	header, _, _, broken, err := read()
 	if errors.Is(err, io.EOF) {
 		return func() (row, error) { return row{}, io.EOF }, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("import: reading header: %w", err)
 	}
+	if broken != "" {
+		return nil, fmt.Errorf("import: reading header: %s", broken)
+	}
+	header = slices.Clone(header)
 	cols := make([][]string, len(header))
 	nested := false
 	for i, h := range header {
@@ -298,16 +347,18 @@ func csvRows(r io.Reader, tsv, parse bool) (func() (row, error), error) {
 		header[i] = h
 	}
 	names := append([]string(nil), header...)
+	rows := 0
 	return func() (row, error) {
-		rec, err := cr.Read()
+		rec, text, line, broken, err := read()
 		if err != nil {
-			var perr *csv.ParseError
-			if errors.As(err, &perr) {
-				// Keep the broken line as an item so it is rejected and dead-lettered.
-				b, _ := json.Marshal("unparseable CSV row: " + perr.Error()) // a string always marshals
-				return row{raw: b}, nil
-			}
 			return row{}, err
+		}
+		rows++
+		if broken != "" {
+			// Keep the broken row's text as an item, so it is rejected and
+			// dead-lettered with where it was.
+			b, _ := json.Marshal(fmt.Sprintf("unparseable %s row %d (line %d): %s: %s", format, rows, line, broken, bytes.TrimRight(text, "\r\n"))) // a string always marshals
+			return row{raw: b}, nil
 		}
 		obj := make(map[string]any, len(rec))
 		// A mapped channel's rows are written straight to JSON in column order:
@@ -351,6 +402,146 @@ func csvRows(r io.Reader, tsv, parse bool) (func() (row, error), error) {
 		}
 		return row{raw: b, obj: obj}, nil
 	}, nil
+}
+
+// A quoted CSV cell may hold line breaks, so one record may span lines; these
+// bound how many. Without a bound, one unclosed quote makes the rest of the
+// file a single cell.
+const (
+	maxRecordLines = 100
+	maxRecordBytes = 1 << 20
+)
+
+// records splits CSV or TSV text into records' text, line by line, following
+// quotes as encoding/csv does, so that a row that cannot be read is rejected
+// with its own text and line number while the rows after it are read. A
+// record whose quote is still open at the end of the file, or past the
+// bounds above, is taken to be its first line alone; the lines after it are
+// read again as records of their own. A TSV record is one line: TSV cells
+// hold no line breaks, and a quote left open at the end of a line is an
+// error rather than a cell running on into the next rows.
+type records struct {
+	br    *bufio.Reader
+	comma byte
+	tsv   bool
+	text  []byte   // the latest record's text, reused
+	ends  []int    // where each of its lines ends in text
+	back  [][]byte // lines read and given back, to read again first
+	line  int      // the number of the latest line read
+}
+
+func newRecords(r io.Reader, comma byte, tsv bool) *records {
+	return &records{br: bufio.NewReaderSize(r, 64<<10), comma: comma, tsv: tsv}
+}
+
+// next returns the next record's text, ending in a line break, and the number
+// of its first line; closed is false when its quote never closed (the text is
+// then its first line alone). Blank lines are skipped, as encoding/csv does.
+// The text is valid until the next call.
+func (r *records) next() (text []byte, line int, closed bool, err error) {
+	for {
+		r.text, r.ends = r.text[:0], r.ends[:0]
+		if err := r.appendLine(); err != nil {
+			return nil, 0, false, err
+		}
+		if len(bytes.TrimRight(r.text, "\r\n")) > 0 {
+			break
+		}
+	}
+	line = r.line
+	open := quoteOpenAfter(r.text, false, r.comma, r.tsv)
+	for open && !r.tsv && len(r.ends) < maxRecordLines && len(r.text) < maxRecordBytes {
+		start := len(r.text)
+		if err := r.appendLine(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, 0, false, err
+		}
+		open = quoteOpenAfter(r.text[start:], true, r.comma, r.tsv)
+	}
+	if open {
+		return r.reject(), line, false, nil
+	}
+	if r.text[len(r.text)-1] != '\n' {
+		r.text = append(r.text, '\n') // the last line: csv.Reader then never reads past the record
+	}
+	return r.text, line, true, nil
+}
+
+// reject shortens the latest record to its first line, which it returns, and
+// gives the lines after it back to be read again.
+func (r *records) reject() []byte {
+	var again [][]byte
+	for i := 1; i < len(r.ends); i++ {
+		again = append(again, bytes.Clone(r.text[r.ends[i-1]:r.ends[i]]))
+	}
+	r.back = append(again, r.back...)
+	r.line -= len(again)
+	r.text, r.ends = r.text[:r.ends[0]], r.ends[:1]
+	return r.text
+}
+
+// appendLine appends the next line, with its line break, to text.
+func (r *records) appendLine() error {
+	if len(r.back) > 0 {
+		r.text = append(r.text, r.back[0]...)
+		r.back = r.back[1:]
+	} else {
+		start := len(r.text)
+		for {
+			s, err := r.br.ReadSlice('\n')
+			r.text = append(r.text, s...)
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if err != nil && (!errors.Is(err, io.EOF) || len(r.text) == start) {
+				if !errors.Is(err, io.EOF) {
+					err = fmt.Errorf("import: reading: %w", err)
+				}
+				return err
+			}
+			break
+		}
+	}
+	r.line++
+	r.ends = append(r.ends, len(r.text))
+	return nil
+}
+
+// quoteOpenAfter reports whether a quoted cell is still open at the end of
+// line, given whether one was open at its start, by encoding/csv's rules: a
+// quote opens a cell only at the cell's start; in a quoted cell "" is a quote,
+// and a quote closes it when followed by the separator or the line end (or,
+// without lazy quotes, by anything: encoding/csv then reports an error).
+func quoteOpenAfter(line []byte, open bool, comma byte, lazy bool) bool {
+	cellStart := !open
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case open:
+			if c != '"' {
+				continue
+			}
+			if i+1 < len(line) && line[i+1] == '"' {
+				i++
+				continue
+			}
+			if i+1 == len(line) || !lazy {
+				open = false
+				continue
+			}
+			if next := line[i+1]; next == comma || next == '\n' || next == '\r' {
+				open = false
+			}
+		case c == comma:
+			cellStart = true
+		case c == '"' && cellStart:
+			open, cellStart = true, false
+		default:
+			cellStart = false
+		}
+	}
+	return open
 }
 
 func setPath(m map[string]any, path []string, v any) {

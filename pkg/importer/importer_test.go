@@ -156,3 +156,79 @@ func TestFormatFor(t *testing.T) {
 		t.Error("unknown extension accepted")
 	}
 }
+
+// A cell that opens a quote and never closes it costs its own row, not the
+// rest of the file: that row is dead-lettered with its row and line numbers
+// and its text, and the rows after it are imported. A quoted cell may still
+// span lines in CSV; in TSV, whose cells hold no line breaks, a quote open
+// at the end of a line is the error.
+func TestImportUnclosedQuoteRejectsOneRow(t *testing.T) {
+	e := start(t)
+	const ts = "2026-11-01T09:00:00Z"
+	csvIn := "event_id,type,timestamp,identifiers.loyalty_id,properties.note\n" +
+		"q-1,visit," + ts + ",L-1,\n" +
+		"q-2,visit," + ts + ",\"u1,\n" +
+		"q-3,visit," + ts + ",L-3,\n" +
+		"q-4,visit," + ts + ",\"L-4\",\"two\r\nlines\"\n" +
+		"q-5,visit," + ts + ",L-5,\"oops\n"
+	tsvIn := "event_id\ttype\ttimestamp\tidentifiers.loyalty_id\n" +
+		"t-1\tvisit\t" + ts + "\tL-1\n" +
+		"t-2\tvisit\t" + ts + "\t\"u1\n" +
+		"t-3\tvisit\t" + ts + "\tL-3\n" +
+		"t-4\tvisit\t" + ts + "\t\"L-4\"\n"
+	for _, c := range []struct {
+		format, in string
+		accepted   []string
+		rejected   int
+	}{
+		{importer.FormatCSV, csvIn, []string{"q-1", "q-3", "q-4"}, 2},
+		{importer.FormatTSV, tsvIn, []string{"t-1", "t-3", "t-4"}, 1},
+	} {
+		sum, err := importer.Run(context.Background(), e.proc, strings.NewReader(c.in), importer.Options{Channel: "store", Format: c.format})
+		if err != nil {
+			t.Fatalf("%s: %v", c.format, err)
+		}
+		if sum.Rows != len(c.accepted)+c.rejected || sum.Accepted != len(c.accepted) || sum.Rejected != c.rejected {
+			t.Errorf("%s: summary %+v, want %d accepted and %d rejected", c.format, sum, len(c.accepted), c.rejected)
+		}
+	}
+
+	events := decodeAll(t, e, "cx.events", 6)
+	byID := map[string]map[string]any{}
+	for _, ev := range events {
+		byID[ev["event_id"].(string)] = ev
+	}
+	for _, id := range []string{"q-1", "q-3", "q-4", "t-1", "t-3", "t-4"} {
+		if byID[id] == nil {
+			t.Errorf("event %s, after an unclosed quote, was not imported", id)
+		}
+	}
+	if q4 := byID["q-4"]; q4 != nil {
+		ids := q4["identifiers"].([]any)
+		if v := ids[0].(map[string]any)["value"]; v != "L-4" || q4["properties"].(map[string]any)["note"] != "two\nlines" {
+			t.Errorf("q-4: identifier %v, note %q; want L-4 and a cell of two lines", v, q4["properties"].(map[string]any)["note"])
+		}
+	}
+	if t4 := byID["t-4"]; t4 != nil {
+		if v := t4["identifiers"].([]any)[0].(map[string]any)["value"]; v != "L-4" {
+			t.Errorf("t-4: identifier %v, want L-4 unquoted", v)
+		}
+	}
+
+	want := map[string]bool{}
+	for _, raw := range []string{
+		// Its quote closes on line 5, but not well: encoding/csv's error.
+		`"unparseable CSV row 2 (line 3): extraneous or missing \" in quoted-field: q-2,visit,` + ts + `,\"u1,"`,
+		`"unparseable CSV row 5 (line 7): unclosed quote: q-5,visit,` + ts + `,L-5,\"oops"`,
+		`"unparseable TSV row 2 (line 3): unclosed quote: t-2\tvisit\t` + ts + `\t\"u1"`,
+	} {
+		want[raw] = true
+	}
+	for _, d := range decodeAll(t, e, "cx.events.dlq", len(want)) {
+		raw := d["raw"].(string)
+		if !want[raw] || d["stage"] != "import" {
+			t.Errorf("dead letter stage %v raw %s; want stage import and one of %v", d["stage"], raw, want)
+		}
+		delete(want, raw)
+	}
+}

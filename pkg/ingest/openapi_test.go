@@ -206,6 +206,7 @@ func TestOpenAPIIngestAnswersMatchTheDocument(t *testing.T) {
 	h := newHarnessOn(t, broker.Addrs(), func(c *config.Ingest) {
 		c.APIKeys = []string{"pos:" + key}
 		c.MaxBodyBytes = 4096
+		c.MaxItems = 3
 		c.ProduceTimeout = time.Second // the 503 below answers within a second
 	})
 	c := newContract(t, schemas.OpenAPIIngest)
@@ -263,6 +264,10 @@ func TestOpenAPIIngestAnswersMatchTheDocument(t *testing.T) {
 	}
 	if code := post("web", ndjsonType, ndjsonBody(big...), auth, true, http.StatusRequestEntityTooLarge).errorCode(t); code != "body_too_large" {
 		t.Errorf("413 code %q", code)
+	}
+	// 413: over the limit of 3 items, in a body under the byte limit.
+	if code := post("web", jsonType, arrayBody(raws(g.batch(t, "web", "oa-many-", 4))...), auth, true, http.StatusRequestEntityTooLarge).errorCode(t); code != "too_many_items" {
+		t.Errorf("413 code %q, want too_many_items", code)
 	}
 
 	get("/healthz", http.StatusOK)

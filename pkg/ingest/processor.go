@@ -7,16 +7,19 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/event"
+	"github.com/cx360/cx360/pkg/kafka"
 )
 
 // Producer writes messages and returns once the broker acknowledged all of them.
@@ -55,6 +58,9 @@ type Result struct {
 	Rejected   int         `json:"rejected"`
 	Duplicates int         `json:"duplicates"` // accepted, but already produced within the dedup window
 	Errors     []ItemError `json:"errors"`
+	// ErrorsOmitted counts the rejected items past the first ones that an
+	// HTTP answer lists (Process itself lists them all).
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 }
 
 // ErrUnknownChannel is returned for a channel that is neither built in nor mapped.
@@ -65,6 +71,12 @@ type ProcessorConfig struct {
 	EventsTopic string
 	DLQTopic    string
 	Stage       string // "ingest" or "import": recorded on dead letters
+	// MaxRecordBytes is the largest record (key and value) the producer is
+	// sure to send: kafka.Producer.MaxMessageBytes. A larger one would be
+	// refused for good and fail the whole batch, so an item whose event would
+	// be larger is rejected (too_large) and a dead letter keeps only the head
+	// of raw bytes that do not fit. Zero takes the default producer's limit.
+	MaxRecordBytes int
 }
 
 // Processor validates, normalises, encodes and produces batches of items.
@@ -94,6 +106,9 @@ func NewProcessor(cfg ProcessorConfig, channels []Channel, normalizer *event.Nor
 	if cfg.Stage == "" {
 		cfg.Stage = "ingest"
 	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = kafka.WriterConfig{}.MaxMessageBytes()
+	}
 	return &Processor{
 		cfg: cfg, channels: byName, normalizer: normalizer, eventCodec: eventCodec, dlqCodec: dlqCodec,
 		producer: producer, dedup: dedup, metrics: metrics, logger: logger, now: time.Now,
@@ -120,16 +135,33 @@ func (p *Processor) Channels() []string {
 // nothing can be assumed durable and the caller must retry the whole batch
 // (dedup and downstream idempotency make that safe).
 func (p *Processor) Process(ctx context.Context, channelName string, items [][]byte) (Result, error) {
+	return p.ProcessIndexed(ctx, channelName, items, nil)
+}
+
+// ProcessIndexed is Process for items numbered by index (index[i] is items[i]'s
+// index in the answer and its dead letter) rather than by their position in
+// items: the lines of an NDJSON body, which skips blank lines but counts them
+// (event.SplitBody). A nil index numbers items by position.
+func (p *Processor) ProcessIndexed(ctx context.Context, channelName string, items [][]byte, index []int) (Result, error) {
 	ch, ok := p.channels[channelName]
 	if !ok {
 		return Result{}, fmt.Errorf("%w %q", ErrUnknownChannel, channelName)
+	}
+	if index != nil && len(index) != len(items) {
+		return Result{}, fmt.Errorf("ingest: %d indexes for %d items", len(index), len(items))
 	}
 	receivedAt := p.now()
 	res := Result{Errors: []ItemError{}}
 	msgs := make([]kafkago.Message, 0, len(items))
 	ids := make([]string, 0, len(items))
 	eventMsgs := make([]kafkago.Message, 0, len(items))
-	buf := make([]byte, 0, 512*len(items))
+	// Records are about as long as their JSON: sized from the items, the
+	// buffer rarely grows, and a batch of tiny items reserves little.
+	size := 0
+	for _, raw := range items {
+		size += len(raw)
+	}
+	buf := make([]byte, 0, size)
 
 	for i, raw := range items {
 		e, rej := p.normalize(ch, raw, receivedAt)
@@ -137,18 +169,29 @@ func (p *Processor) Process(ctx context.Context, channelName string, items [][]b
 			start := len(buf)
 			var err error
 			buf, err = p.eventCodec.Append(buf, e.Native())
-			if err != nil {
+			key := e.RoutingKey()
+			switch {
+			case err != nil:
 				// Validation should make this impossible; never lose the item silently.
 				rej = &event.Rejection{Code: event.CodeInternal, Message: err.Error()}
-			} else {
+			case len(key)+len(buf)-start > p.cfg.MaxRecordBytes:
+				rej = &event.Rejection{Code: event.CodeTooLarge, Message: fmt.Sprintf(
+					"the event is %d bytes as a record, over the limit of %d; send smaller properties or split the order", len(key)+len(buf)-start, p.cfg.MaxRecordBytes)}
+				buf = buf[:start]
+			default:
 				ids = append(ids, e.EventID)
-				eventMsgs = append(eventMsgs, kafkago.Message{Topic: p.cfg.EventsTopic, Key: []byte(e.RoutingKey()), Value: buf[start:len(buf):len(buf)]})
+				eventMsgs = append(eventMsgs, kafkago.Message{Topic: p.cfg.EventsTopic, Key: []byte(key), Value: buf[start:len(buf):len(buf)]})
 				continue
 			}
 		}
+		at := i
+		if index != nil {
+			at = index[i]
+		}
 		res.Rejected++
-		res.Errors = append(res.Errors, ItemError{Index: i, Code: rej.Code, Field: rej.Field, Message: rej.Message})
-		dl, err := p.deadLetter(ch.Name, rej.Code, rej.Message, raw, i, receivedAt)
+		msg := truncateText(rej.Message, maxErrorTextBytes)
+		res.Errors = append(res.Errors, ItemError{Index: at, Code: rej.Code, Field: truncateText(rej.Field, maxErrorTextBytes), Message: msg})
+		dl, err := p.deadLetter(ch.Name, rej.Code, msg, raw, at, receivedAt)
 		if err != nil {
 			return Result{}, err
 		}
@@ -186,9 +229,10 @@ func (p *Processor) normalize(ch Channel, raw []byte, receivedAt time.Time) (eve
 	return p.normalizer.Normalize(ch.Name, ch.Blocks, in, raw, receivedAt)
 }
 
-// RejectBody dead-letters a whole body that could not be split into items.
+// RejectBody dead-letters a whole body that could not be split into items
+// (only its head when the whole would not fit in a record).
 func (p *Processor) RejectBody(ctx context.Context, channelName string, body []byte, cause error) error {
-	dl, err := p.deadLetter(channelName, event.CodeUnparseableBody, cause.Error(), body, -1, p.now())
+	dl, err := p.deadLetter(channelName, event.CodeUnparseableBody, truncateText(cause.Error(), maxErrorTextBytes), body, -1, p.now())
 	if err != nil {
 		return err
 	}
@@ -199,6 +243,15 @@ func (p *Processor) RejectBody(ctx context.Context, channelName string, body []b
 	return nil
 }
 
+// maxErrorTextBytes bounds the error texts of answers and dead letters: a
+// message can quote the input (an unknown field's name), which is the
+// client's to size.
+const maxErrorTextBytes = 1024
+
+// deadLetter encodes a cx.DeadLetter keyed by source. msg must be at most
+// maxErrorTextBytes long. When raw is too long for the record to fit in
+// MaxRecordBytes, only its head is kept and the error text says so: a dead
+// letter the producer refused would fail the whole request, again on every retry.
 func (p *Processor) deadLetter(source, code, msg string, raw []byte, index int, at time.Time) (kafkago.Message, error) {
 	var idx any
 	if index >= 0 {
@@ -221,7 +274,33 @@ func (p *Processor) deadLetter(source, code, msg string, raw []byte, index int, 
 	if err != nil {
 		return kafkago.Message{}, fmt.Errorf("ingest: encoding dead letter: %w", err)
 	}
+	if over := len(source) + len(b) - p.cfg.MaxRecordBytes; over > 0 {
+		note := func(keep int) string {
+			return fmt.Sprintf(" [raw truncated: the first %d of %d bytes kept]", keep, len(raw))
+		}
+		// The longer error text's length prefix (a varint) may grow by a few
+		// bytes; 2*MaxVarintLen64 is ample for that.
+		keep := max(0, len(raw)-over-len(note(len(raw)))-2*binary.MaxVarintLen64)
+		native["raw"] = raw[:keep]
+		native["error"] = msg + note(keep)
+		if b, err = p.dlqCodec.Append(b[:0], native); err != nil {
+			return kafkago.Message{}, fmt.Errorf("ingest: encoding dead letter: %w", err)
+		}
+	}
 	return kafkago.Message{Topic: p.cfg.DLQTopic, Key: []byte(source), Value: b}, nil
+}
+
+// truncateText cuts s to at most n bytes, on a UTF-8 boundary, marking the cut.
+func truncateText(s string, n int) string {
+	const mark = "…"
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 func newID() string {

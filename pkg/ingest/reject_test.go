@@ -2,12 +2,17 @@ package ingest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/ingest"
+	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/schemas"
 )
 
 // rejectCase is one invalid item and the code it must be answered with.
@@ -41,6 +46,8 @@ func TestRejectsInvalidItemsWithCodesAndDeadLetters(t *testing.T) {
 		{raw: `{"event_id":"r-9","type":"survey_response",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"survey":{"kind":"csat","score":9}}`, code: "invalid_survey", field: "survey.score"},
 		{raw: `{"event_id":"r-10","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"properties":{"basket":{"n":1}}}`, code: "invalid_property", field: "properties.basket"},
 		{raw: `{"event_id":"r-11","type":"visit","timestamp":"yesterday","identifiers":{"loyalty_id":"L-1"}}`, code: "invalid_timestamp", field: "timestamp"},
+		// Valid times whose skew correction lands before 1970 (1800-01-03).
+		{raw: `{"event_id":"r-13","type":"visit","timestamp":"1973-01-01T00:00:00Z","sent_at":"2200-01-01T00:00:00Z","identifiers":{"loyalty_id":"L-1"}}`, code: "invalid_timestamp", field: "timestamp"},
 		{raw: valid("ok-2")},
 	}
 	ndjsonItems := []rejectCase{
@@ -147,6 +154,9 @@ func TestUnparseableBodyAndUnknownChannel(t *testing.T) {
 		{"garbage", jsonType, "garbage\n"},
 		{"broken array", jsonType, `[{"type":"visit"},` + "\n" + `{"type":`},
 		{"broken object", jsonType, `  {"type":"visit","identifiers":{"user_id":"u-1"}`},
+		// Not NDJSON for want of a content type: not every line is JSON.
+		{"broken pretty object", jsonType, "{\n \"type\":\"x\",\n}"},
+		{"lines, one broken", jsonType, "{\"type\":\"visit\"}\n{\"type\":\n"},
 		{"empty", jsonType, "  \n"},
 		{"empty ndjson", ndjsonType, "\n\n"},
 	}
@@ -193,4 +203,167 @@ func fmtIndex(p *int) string {
 		return "none"
 	}
 	return fmt.Sprint(*p)
+}
+
+// Items and bodies over the producer's message limit are client errors, not
+// Kafka outages: the producer refuses such a record for good, so answering
+// 503 would have the client retry forever. An unparseable body too big to
+// keep whole is answered 400 and dead-lettered by its head; an event too big
+// for a record is rejected alone (too_large) while the rest of its batch is
+// produced, and its dead letter keeps what fits.
+func TestItemsAndBodiesOverTheRecordLimitAreRejected(t *testing.T) {
+	h := newHarness(t, nil)
+	limit := kafka.WriterConfig{}.MaxMessageBytes()
+
+	hugeBody := []byte(`{"type":"visit","comment":"` + strings.Repeat("x", 2<<20))
+	r := h.post("web", jsonType, hugeBody, nil)
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("2 MiB unparseable body: status %d, want 400; body %s", r.status, r.body)
+	}
+	if code := r.errorCode(t); code != "unparseable_body" {
+		t.Errorf("2 MiB unparseable body: code %q, want unparseable_body", code)
+	}
+
+	const ts = `"timestamp":"2026-01-15T10:15:00Z"`
+	valid := func(id string) []byte {
+		return []byte(`{"event_id":"` + id + `","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"store":{"store_id":"S-1"}}`)
+	}
+	// Valid by every rule (256 properties of 4000 bytes each), yet over the
+	// record limit as a whole.
+	props := make([]string, 256)
+	for i := range props {
+		props[i] = fmt.Sprintf(`"p%03d":"%s"`, i, strings.Repeat("y", 4000))
+	}
+	huge := []byte(`{"event_id":"big-1","type":"visit",` + ts + `,"identifiers":{"loyalty_id":"L-1"},"properties":{` + strings.Join(props, ",") + `}}`)
+	if len(huge) <= limit {
+		t.Fatalf("test item is %d bytes, not over the %d-byte limit", len(huge), limit)
+	}
+	res := h.post("store", jsonType, arrayBody(valid("small-1"), huge, valid("small-2")), nil).result(t)
+	if res.Accepted != 2 || res.Rejected != 1 || len(res.Errors) != 1 || res.Errors[0].Index != 1 || res.Errors[0].Code != "too_large" || res.Errors[0].Message == "" {
+		t.Errorf("batch with an oversized event: %+v, want 2 accepted and index 1 rejected as too_large", res)
+	}
+	got := eventsByID(t, h.readEvents(2))
+	for _, id := range []string{"small-1", "small-2"} {
+		if _, ok := got[id]; !ok {
+			t.Errorf("event %s of the batch with an oversized one is not on %s", id, eventsTopic)
+		}
+	}
+
+	dls := h.readDeadLetters(2)
+	byCode := map[string]decodedDeadLetter{}
+	for _, dl := range dls {
+		byCode[dl.ReasonCode] = dl
+	}
+	for _, c := range []struct {
+		code  string
+		raw   []byte
+		index *int
+	}{
+		{"unparseable_body", hugeBody, nil},
+		{"too_large", huge, ptr(1)},
+	} {
+		dl, ok := byCode[c.code]
+		if !ok {
+			t.Errorf("no %s dead letter among %d", c.code, len(dls))
+			continue
+		}
+		if len(dl.Raw) == 0 || len(dl.Raw) >= len(c.raw) || len(dl.Raw) > limit || !bytes.HasPrefix(c.raw, dl.Raw) {
+			t.Errorf("%s dead letter: raw of %d bytes, want a non-empty head of the %d sent, under %d", c.code, len(dl.Raw), len(c.raw), limit)
+		}
+		if want := fmt.Sprintf("[raw truncated: the first %d of %d bytes kept]", len(dl.Raw), len(c.raw)); !strings.HasSuffix(dl.Error, want) {
+			t.Errorf("%s dead letter: error %q does not end with %q", c.code, dl.Error, want)
+		}
+		if fmtIndex(dl.Index) != fmtIndex(c.index) {
+			t.Errorf("%s dead letter: index %s, want %s", c.code, fmtIndex(dl.Index), fmtIndex(c.index))
+		}
+	}
+}
+
+// A body of more items than --ingest-max-items (10,000 by default) is answered
+// 413 and stores nothing, whatever its form and however small its items: each
+// item costs memory and work, a dead letter and an error entry.
+func TestTooManyItemsAreAnswered413(t *testing.T) {
+	h := newHarness(t, nil)
+	lines := func(n int) []byte { return bytes.Repeat([]byte("1\n"), n) }
+	for _, b := range []struct {
+		name, contentType string
+		body              []byte
+	}{
+		{"NDJSON", ndjsonType, lines(ingest.DefaultMaxItems + 1)},
+		{"sniffed NDJSON", jsonType, bytes.Repeat([]byte("{}\n"), ingest.DefaultMaxItems+1)},
+		{"array", jsonType, []byte("[" + strings.Repeat("1,", ingest.DefaultMaxItems) + "1]")},
+		{"200,000 tiny lines", ndjsonType, lines(200_000)},
+	} {
+		r := h.post("web", b.contentType, b.body, nil)
+		if r.status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%s: status %d, want 413; body %.300s", b.name, r.status, r.body)
+		}
+		if code := r.errorCode(t); code != "too_many_items" {
+			t.Errorf("%s: code %q, want too_many_items", b.name, code)
+		}
+		if !bytes.Contains(r.body, []byte("more than 10000 items")) {
+			t.Errorf("%s: message %s does not name the limit", b.name, r.body)
+		}
+	}
+
+	// At the limit, every item is taken: here each is rejected, all are
+	// dead-lettered, and the answer lists the first 1000 and counts the rest.
+	r := h.post("web", ndjsonType, lines(ingest.DefaultMaxItems), nil)
+	res := r.result(t)
+	var answer any
+	if err := json.Unmarshal(r.body, &answer); err != nil {
+		t.Fatal(err)
+	}
+	if err := newContract(t, schemas.OpenAPIIngest).doc.Components.Schemas["Result"].Value.VisitJSON(answer); err != nil {
+		t.Errorf("answer with omitted errors does not match the OpenAPI Result: %v", err)
+	}
+	if res.Accepted != 0 || res.Rejected != ingest.DefaultMaxItems || len(res.Errors) != 1000 || res.ErrorsOmitted != ingest.DefaultMaxItems-1000 {
+		t.Errorf("%d bad items: accepted %d rejected %d, %d errors listed and %d omitted; want 0, %d, 1000, %d",
+			ingest.DefaultMaxItems, res.Accepted, res.Rejected, len(res.Errors), res.ErrorsOmitted, ingest.DefaultMaxItems, ingest.DefaultMaxItems-1000)
+	}
+	for i, e := range res.Errors {
+		if e.Index != i || e.Code != "not_an_object" {
+			t.Fatalf("error %d: %+v, want index %d not_an_object", i, e, i)
+		}
+	}
+	if dls := h.readDeadLetters(ingest.DefaultMaxItems); len(dls) != ingest.DefaultMaxItems {
+		t.Errorf("%d dead letters, want %d", len(dls), ingest.DefaultMaxItems)
+	}
+}
+
+// A configured --ingest-max-items holds for every body form; an answer that
+// lists every error says nothing of omitted ones.
+func TestMaxItemsIsConfigurable(t *testing.T) {
+	h := newHarness(t, func(c *config.Ingest) { c.MaxItems = 2 })
+	for _, body := range []string{"[1,2,3]", "{}\n{}\n{}\n"} {
+		r := h.post("app", jsonType, []byte(body), nil)
+		if r.status != http.StatusRequestEntityTooLarge || r.errorCode(t) != "too_many_items" {
+			t.Errorf("%q over a limit of 2: status %d body %s, want 413 too_many_items", body, r.status, r.body)
+		}
+	}
+	r := h.post("app", jsonType, []byte("[1,2]"), nil)
+	if res := r.result(t); res.Rejected != 2 || len(res.Errors) != 2 || bytes.Contains(r.body, []byte("errors_omitted")) {
+		t.Errorf("2 items at a limit of 2: %s, want both rejected and listed, no errors_omitted", r.body)
+	}
+}
+
+// An NDJSON item's index is its line number minus one (the OpenAPI contract),
+// in the answer and on its dead letter: blank lines, leading ones too, count.
+func TestNDJSONIndexesAreLineNumbersMinusOne(t *testing.T) {
+	h := newHarness(t, nil)
+	valid := `{"event_id":"line-2","type":"visit","timestamp":"2026-01-15T10:15:00Z","identifiers":{"loyalty_id":"L-1"}}`
+	body := "\n" + valid + "\n\r\n" + "not json" + "\n  \n" + `{"type":` + "\n\n"
+	res := h.post("store", ndjsonType, []byte(body), nil).result(t)
+	want := map[int]string{3: "not json", 5: `{"type":`} // line 4 and line 6
+	if res.Accepted != 1 || res.Rejected != 2 || len(res.Errors) != 2 || res.Errors[0].Index != 3 || res.Errors[1].Index != 5 {
+		t.Fatalf("answer %+v, want line 2 accepted and indexes 3 and 5 rejected", res)
+	}
+	for _, dl := range h.readDeadLetters(2) {
+		if dl.Index == nil || want[*dl.Index] != string(dl.Raw) {
+			t.Errorf("dead letter at index %s holds %q; want %v", fmtIndex(dl.Index), dl.Raw, want)
+		}
+	}
+	if evs := h.readEvents(1); evs[0].EventID != "line-2" {
+		t.Errorf("event %q produced, want line-2", evs[0].EventID)
+	}
 }

@@ -28,8 +28,14 @@ import (
 // Defaults of ServerConfig.
 const (
 	DefaultMaxBodyBytes   = 10 << 20 // larger bodies are answered 413
+	DefaultMaxItems       = 10_000   // bodies of more items are answered 413
 	DefaultProduceTimeout = 10 * time.Second
 )
+
+// maxListedErrors bounds the rejected items listed in an answer; the rest
+// are counted in errors_omitted (all are dead-lettered). A body of tiny bad
+// items would otherwise get an answer many times its own size.
+const maxListedErrors = 1000
 
 // APIKeys holds the accepted Bearer keys, each naming its source. It can be
 // replaced at run time (key rotation) without a restart. Keys are kept hashed so
@@ -70,7 +76,10 @@ func (k *APIKeys) Source(key string) (string, bool) {
 type ServerConfig struct {
 	Addr         string
 	MaxBodyBytes int64
-	Keys         *APIKeys // nil or empty: no authentication
+	// MaxItems bounds the items of one body: each costs memory and work, and
+	// tiny ones are cheap to send by the hundred thousand.
+	MaxItems int
+	Keys     *APIKeys // nil or empty: no authentication
 	// ProduceTimeout bounds the wait for Kafka per request; past it the client
 	// gets 503 and retries, instead of hanging while the cluster is away.
 	ProduceTimeout time.Duration
@@ -96,6 +105,9 @@ type Server struct {
 func NewServer(cfg ServerConfig, proc *Processor, checker *health.Checker, gatherer prometheus.Gatherer, metrics *Metrics, logger *zap.Logger) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxItems <= 0 {
+		cfg.MaxItems = DefaultMaxItems
 	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = DefaultProduceTimeout
@@ -200,7 +212,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ProduceTimeout)
 	defer cancel()
-	items, err := event.SplitBody(body, isNDJSON(r.Header.Get("Content-Type")))
+	items, index, err := event.SplitBody(body, isNDJSON(r.Header.Get("Content-Type")), s.cfg.MaxItems)
+	if errors.Is(err, event.ErrTooManyItems) {
+		// Like a body over the size limit, nothing is stored: the client
+		// splits the batch and sends it again.
+		s.writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Code: "too_many_items", Message: fmt.Sprintf("body holds more than %d items; split it into smaller batches", s.cfg.MaxItems)})
+		return
+	}
 	if err != nil {
 		if dlErr := s.proc.RejectBody(ctx, channel, body, err); dlErr != nil {
 			s.unavailable(w, dlErr)
@@ -209,10 +227,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusBadRequest, errorBody{Code: event.CodeUnparseableBody, Message: err.Error()})
 		return
 	}
-	res, err := s.proc.Process(ctx, channel, items)
+	res, err := s.proc.ProcessIndexed(ctx, channel, items, index)
 	if err != nil {
 		s.unavailable(w, err)
 		return
+	}
+	if len(res.Errors) > maxListedErrors {
+		res.ErrorsOmitted = len(res.Errors) - maxListedErrors
+		res.Errors = res.Errors[:maxListedErrors]
 	}
 	s.writeJSON(w, http.StatusAccepted, res)
 }

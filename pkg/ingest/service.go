@@ -88,7 +88,7 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 	normalizer := event.NewNormalizer(event.NormalizerConfig{
 		DefaultRegion: cfg.DefaultRegion, Blocklist: blocklist, MaxFutureSkew: cfg.MaxFutureSkew,
 	})
-	proc, err := NewProcessor(ProcessorConfig{EventsTopic: topics.Events, DLQTopic: topics.DLQ, Stage: stage},
+	proc, err := NewProcessor(ProcessorConfig{EventsTopic: topics.Events, DLQTopic: topics.DLQ, Stage: stage, MaxRecordBytes: producer.MaxMessageBytes()},
 		channels, normalizer, eventCodec, dlqCodec, producer, NewDedup(cfg.DedupWindow, cfg.DedupMaxEntries), metrics, logger)
 	if err != nil {
 		return nil, errors.Join(err, producer.Close())
@@ -99,7 +99,7 @@ func NewService(ctx context.Context, cfg config.Ingest, stage string, reg *prome
 	checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 
 	s := &Service{cfg: cfg, logger: logger, producer: producer, proc: proc, keys: NewAPIKeys(keys)}
-	s.server = NewServer(ServerConfig{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, Keys: s.keys, ProduceTimeout: cfg.ProduceTimeout}, proc, checker, gatherer, metrics, logger)
+	s.server = NewServer(ServerConfig{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, MaxItems: cfg.MaxItems, Keys: s.keys, ProduceTimeout: cfg.ProduceTimeout}, proc, checker, gatherer, metrics, logger)
 	if cfg.AdminAddr != "" {
 		s.admin = health.NewAdminServer(checker, gatherer)
 	}

@@ -109,6 +109,16 @@ func NewProducer(brokers []string, cfg WriterConfig, logger *zap.Logger) *Produc
 	return newProducer(Cluster{Brokers: brokers}, cfg, logger)
 }
 
+// MaxMessageBytes is the most key and value bytes one message may carry and
+// still be sure to be sent: BatchBytes less a sixteenth, kept for what kafka-go
+// and the broker count besides key and value (message, record and batch
+// headers). A larger message fails with MessageSizeTooLarge, which no retry
+// cures, so producers of input of any size check their records against this.
+func (c WriterConfig) MaxMessageBytes() int {
+	c = c.withDefaults()
+	return int(c.BatchBytes - c.BatchBytes/16)
+}
+
 func newProducer(c Cluster, cfg WriterConfig, logger *zap.Logger) *Producer {
 	cfg = cfg.withDefaults()
 	if logger == nil {
@@ -143,6 +153,9 @@ func newProducer(c Cluster, cfg WriterConfig, logger *zap.Logger) *Producer {
 		logger:    logger,
 	}
 }
+
+// MaxMessageBytes is WriterConfig.MaxMessageBytes of the producer's configuration.
+func (p *Producer) MaxMessageBytes() int { return p.cfg.MaxMessageBytes() }
 
 // Produce writes msgs and returns once the brokers acknowledged every one of
 // them. Retryable failures (temporary Kafka errors, network errors) are

@@ -279,6 +279,28 @@ func TestProducerReturnsPermanentErrorsAtOnce(t *testing.T) {
 	}
 }
 
+// A message of MaxMessageBytes (key plus value) is written by the default
+// producer and accepted by a broker with Kafka's default message.max.bytes:
+// callers that check their records against it never meet the permanent
+// MessageSizeTooLarge.
+func TestProducerWritesAMessageOfMaxMessageBytes(t *testing.T) {
+	brokers := newTopics(t, map[string]int{"limit": 1})
+	p := newProducer(t, brokers, kafka.WriterConfig{}, nil)
+	limit := p.MaxMessageBytes()
+	if limit <= 0 || limit >= kafka.DefaultBatchBytes {
+		t.Fatalf("MaxMessageBytes %d, want within (0, %d)", limit, kafka.DefaultBatchBytes)
+	}
+	key := []byte("k")
+	value := bytes.Repeat([]byte("v"), limit-len(key))
+	if err := p.Produce(testContext(t, 10*time.Second), kafkago.Message{Topic: "limit", Key: key, Value: value}); err != nil {
+		t.Fatalf("Produce of a %d-byte message: %v", limit, err)
+	}
+	got := kafkatest.ReadN(t, brokers, "limit", 1, 5*time.Second)
+	if !bytes.Equal(got[0].Value, value) {
+		t.Errorf("read back %d bytes, want the %d written", len(got[0].Value), len(value))
+	}
+}
+
 func TestProducerMissingTopicWaitsForContext(t *testing.T) {
 	brokers := kafkatest.NewBroker(t)
 	p := newProducer(t, brokers, kafka.WriterConfig{RetryBackoffMin: 10 * time.Millisecond}, nil)

@@ -29,8 +29,19 @@ var timeLayouts = [...]string{
 	"2006-01-02T15:04:05",
 }
 
-// maxTime is the first instant after the accepted range.
-var maxTime = time.Date(maxYear+1, time.January, 1, 0, 0, 0, 0, time.UTC)
+// minTime and maxTime are the first instant of the accepted range and the
+// first after it.
+var (
+	minTime = time.Date(minYear, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(maxYear+1, time.January, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// InTimeRange reports whether t lies within the years ParseTime accepts
+// (1970 to 2200, UTC). A time computed from accepted ones, as SkewCorrect's
+// is, can fall outside them and must be checked again.
+func InTimeRange(t time.Time) bool {
+	return !t.Before(minTime) && t.Before(maxTime)
+}
 
 // ParseTime parses an event time and returns it in UTC. Accepted: RFC 3339 with or
 // without fractional seconds ("2026-11-02T10:15:00.123Z", "2026-11-02T11:15:00+01:00"),

@@ -90,3 +90,23 @@ func TestSkewCorrect(t *testing.T) {
 		})
 	}
 }
+
+func TestInTimeRange(t *testing.T) {
+	tests := []struct {
+		t    time.Time
+		want bool
+	}{
+		{time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC), false},
+		{time.Date(1800, 1, 3, 0, 0, 0, 0, time.UTC), false},
+		{time.Date(2200, 12, 31, 23, 59, 59, 999999999, time.UTC), true},
+		{time.Date(2201, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		// The bound is an instant: a zone does not move it.
+		{time.Date(1970, 1, 1, 0, 30, 0, 0, time.FixedZone("+01", 3600)), false},
+	}
+	for _, tt := range tests {
+		if got := InTimeRange(tt.t); got != tt.want {
+			t.Errorf("InTimeRange(%s) = %v, want %v", tt.t, got, tt.want)
+		}
+	}
+}
