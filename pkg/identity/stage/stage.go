@@ -37,6 +37,12 @@ import (
 	"github.com/cx360/cx360/schemas"
 )
 
+// errNotApplied marks an error after which the graph is as it was before
+// the failed step (a batch cut short before it was resolved, a reconcile
+// that failed before it changed anything): the worker stops, but the graph
+// does not count as broken, so its final snapshot is still taken.
+var errNotApplied = errors.New("nothing was applied")
+
 // codecs are the registered schemas of the stage's outputs.
 type codecs struct {
 	event, journey, profile, change, dlq *avro.Codec
@@ -75,6 +81,10 @@ type Stage struct {
 	heldLease atomic.Bool  // it held the lease in its last generation (kept on rebalances)
 	processed atomic.Int64 // input records resolved and acknowledged since start
 	commands  chan command
+	// working is closed when the worker of the current term stops taking
+	// commands (nil before the first term): a command sent then would wait
+	// for nobody.
+	working atomic.Pointer[chan struct{}]
 }
 
 // command is an operator action (unlink, split, erase) applied by the worker
@@ -202,7 +212,7 @@ func (s *Stage) Run(ctx context.Context) error {
 			defer cancel()
 			stop := context.AfterFunc(ctx, cancel)
 			defer stop()
-			runErr = s.work(wctx, gen)
+			runErr = s.work(wctx, gctx, gen)
 		})
 		<-done
 		s.active.Store(false)
@@ -232,7 +242,11 @@ func holdsLease(gen *kafkago.Generation, topic string) bool {
 }
 
 // work resolves events until ctx ends (shutdown or lost lease).
-func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
+// ctx ends on shutdown or a lost lease; lease ends only with the lease (the
+// generation). Outputs of work already resolved are finished under lease:
+// on shutdown that saves a replay, and after a lost lease nothing more may
+// be published, for the next holder may have started.
+func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error {
 	g, snap, err := s.store.load(s.rules)
 	switch {
 	case errors.Is(err, errNoSnapshot):
@@ -258,6 +272,8 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 	s.mu.Lock()
 	s.graph = g
 	s.mu.Unlock()
+	working := make(chan struct{})
+	s.working.Store(&working)
 	s.active.Store(true)
 	s.logger.Info("identity: resuming", zap.Int64("epoch", epoch), zap.Any("offsets", offsets), zap.Any("graph", g.Stats()))
 
@@ -323,7 +339,7 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 		for j := range jobs {
 			// A batch already resolved is worth finishing even on shutdown:
 			// it saves a replay. Bounded, in case Kafka is gone.
-			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			pctx, cancel := context.WithTimeout(lease, 30*time.Second)
 			err := s.prod.Produce(pctx, j.msgs...)
 			cancel()
 			acks <- ack{j, err}
@@ -360,7 +376,7 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 			return nil
 		}
 		// Also on shutdown or lost lease: finishing costs milliseconds and saves a replay.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		fctx, cancel := context.WithTimeout(lease, 30*time.Second)
 		defer cancel()
 		if err := s.flushProfiles(fctx); err != nil {
 			broken = true
@@ -401,6 +417,7 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 
 	ticker := time.NewTicker(min(s.cfg.SnapshotInterval, time.Second))
 	defer ticker.Stop()
+	defer close(working) // first of the defers: no command waits for the final snapshot
 	batch := make([]kafkago.Message, 0, s.cfg.BatchSize)
 	for {
 		batch = batch[:0]
@@ -419,7 +436,7 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 				cmd.done <- commandResult{err: err}
 				return err
 			}
-			res, err := s.command(ctx, cmd)
+			res, err := s.command(lease, cmd)
 			if err != nil && !errors.Is(err, identity.ErrNotFound) {
 				broken = true // the graph changed but its outputs were not acknowledged
 				cmd.done <- commandResult{res, err}
@@ -427,7 +444,10 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 			}
 			if err == nil {
 				dirty = true
-				err = snapshot() // an operator's action is durable before it is answered
+				if err = snapshot(); err != nil { // an operator's action is durable before it is answered
+					cmd.done <- commandResult{res, err}
+					return err // no later action may be answered as durable
+				}
 			}
 			cmd.done <- commandResult{res, err}
 			continue
@@ -439,14 +459,20 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 				// Publish what this instance owes first: an id merged since
 				// the last profile flush is not yet tombstoned, and must not
 				// look like a predecessor's leftover.
-				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				fctx, cancel := context.WithTimeout(lease, 30*time.Second)
 				err := s.flushProfiles(fctx)
 				cancel()
 				if err != nil {
 					broken = true
 					return err
 				}
-				if err := s.reconcile(ctx, changesFrom, epoch); err != nil {
+				if err := s.reconcile(ctx, lease, changesFrom, epoch); err != nil {
+					if errors.Is(err, errNotApplied) {
+						if ctx.Err() != nil {
+							return nil // shutdown or a lost lease: the next holder reconciles
+						}
+						return err
+					}
 					broken = true // the graph may hold versions whose outputs were not acknowledged
 					return err
 				}
@@ -472,7 +498,10 @@ func (s *Stage) work(ctx context.Context, gen *kafkago.Generation) error {
 		}
 		out, stats, err := s.process(ctx, batch)
 		if err != nil {
-			broken = true
+			if errors.Is(err, errNotApplied) && ctx.Err() != nil {
+				return nil // shutdown or a lost lease mid-batch: the batch is read again
+			}
+			broken = !errors.Is(err, errNotApplied)
 			return err
 		}
 		next := map[int]int64{}
@@ -605,10 +634,10 @@ func caughtUp(offsets, end map[int]int64) bool {
 // published past the loaded snapshot (from changesFrom, nil: the topic's
 // start; changes of this instance's epoch and later are its own, and left
 // out).
-func (s *Stage) reconcile(ctx context.Context, changesFrom map[int]int64, epoch int64) error {
+func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64, epoch int64) error {
 	msgs, err := s.cluster.Snapshot(ctx, s.topics.Customers, 0)
 	if err != nil {
-		return fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.Customers, err)
+		return fmt.Errorf("identity: reading %s to reconcile: %w: %w", s.topics.Customers, errNotApplied, err)
 	}
 	last := map[string][]byte{}
 	for _, m := range msgs { // by partition, then offset: a key's last record wins
@@ -623,7 +652,7 @@ func (s *Stage) reconcile(ctx context.Context, changesFrom map[int]int64, epoch 
 	slices.Sort(published)
 	named, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNotApplied, err)
 	}
 	now := time.Now().UTC()
 	var out []kafkago.Message
@@ -652,7 +681,7 @@ func (s *Stage) reconcile(ctx context.Context, changesFrom map[int]int64, epoch 
 	// In chunks, each with its own deadline: after a long outage there can be
 	// many, and one deadline for all would fail every attempt alike.
 	for chunk := range slices.Chunk(out, 10_000) {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		pctx, cancel := context.WithTimeout(lease, 30*time.Second)
 		err := s.prod.Produce(pctx, chunk...)
 		cancel()
 		if err != nil {
@@ -682,9 +711,14 @@ func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64
 	defer done()
 	seen := map[string]bool{}
 	scanned, undecodable := 0, 0
+	var fetchErr error
 	err = kafka.FetchNew(ctx, client, s.topics.IdentityChanges, next, func(m kafkago.Message) bool {
 		scanned++
 		native, _, err := s.serde.Decode(ctx, m.Value)
+		if avro.IsRegistryUnavailable(err) || ctx.Err() != nil {
+			fetchErr = err // not the record's fault: reconcile later, whole
+			return false
+		}
 		if err != nil {
 			if undecodable++; undecodable <= 10 {
 				s.logger.Warn("identity: skipping an undecodable change while reconciling", zap.String("topic", m.Topic),
@@ -710,6 +744,9 @@ func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64
 		}
 		return true
 	})
+	if err == nil {
+		err = fetchErr
+	}
 	if err != nil {
 		return nil, scanned, fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.IdentityChanges, err)
 	}
@@ -793,7 +830,9 @@ func (s *Stage) process(ctx context.Context, batch []kafkago.Message) ([]kafkago
 
 	decoded := s.decode(ctx, batch)
 	if err := ctx.Err(); err != nil {
-		return nil, st, err // decoding was cut short: nothing is a dead letter for that
+		// Decoding was cut short: nothing is a dead letter for that, and
+		// nothing of the batch was resolved.
+		return nil, st, fmt.Errorf("identity: %w: %w", errNotApplied, err)
 	}
 	s.mu.Lock()
 	for i, m := range batch {
@@ -1017,7 +1056,9 @@ func (s *Stage) command(ctx context.Context, cmd command) (identity.Result, erro
 	if err != nil {
 		return res, err
 	}
-	if err := s.prod.Produce(ctx, out...); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a Kafka that is away fails the command, not the shutdown
+	defer cancel()
+	if err := s.prod.Produce(pctx, out...); err != nil {
 		return res, fmt.Errorf("identity: producing command outputs: %w", err)
 	}
 	var st batchStats
@@ -1029,12 +1070,15 @@ func (s *Stage) command(ctx context.Context, cmd command) (identity.Result, erro
 // Do sends an operator action to the active worker and waits for it to be
 // applied, produced and snapshotted.
 func (s *Stage) Do(ctx context.Context, apply func(g *identity.Graph, at time.Time) (identity.Result, error)) (identity.Result, error) {
-	if !s.Active() {
+	working := s.working.Load()
+	if !s.Active() || working == nil {
 		return identity.Result{}, ErrStandby
 	}
 	cmd := command{apply: apply, done: make(chan commandResult, 1)}
 	select {
-	case s.commands <- cmd:
+	case s.commands <- cmd: // the worker answers every command it takes
+	case <-*working:
+		return identity.Result{}, ErrStandby
 	case <-ctx.Done():
 		return identity.Result{}, ctx.Err()
 	}

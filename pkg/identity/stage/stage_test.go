@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/health"
 	"github.com/cx360/cx360/pkg/identity"
+	"github.com/cx360/cx360/pkg/identity/stage"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/schemas"
 )
@@ -327,4 +330,85 @@ func latestSurvivor(changes []record, id string) mapping {
 		}
 	}
 	return best
+}
+
+// TestFinalSnapshotUnderLoad shuts identity down while events stream in,
+// three times: each shutdown ends with a snapshot covering what the stage
+// resolved (a batch cut short by the shutdown is read again, not a reason
+// to skip the snapshot).
+func TestFinalSnapshotUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	infra, _ := startParts(t, dir, true)
+	ctx := context.Background()
+	codec, err := infra.sd.RegisterTopic(ctx, "cx.events", schemas.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		cfg := config.Identity{SnapshotInterval: time.Hour}.WithDefaults() // only the final snapshot
+		cfg.Addr, cfg.GroupID = "127.0.0.1:0", fmt.Sprintf("final-%d", round)
+		cfg.Kafka = devstacktest.Ingest(t).Kafka
+		cfg.Kafka.Brokers = []string{infra.ep.Kafka}
+		cfg.Registry = config.Registry{URL: infra.ep.Registry}
+		cfg.DataDir = filepath.Join(dir, fmt.Sprintf("identity-%d", round))
+		svc, err := stage.NewService(ctx, cfg, nil, zap.NewNop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for !svc.Stage().Active() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		prod := kafka.NewProducer([]string{infra.ep.Kafka}, kafka.WriterConfig{BatchTimeout: time.Millisecond}, zap.NewNop())
+		stop := make(chan struct{})
+		sending := make(chan struct{})
+		go func() {
+			defer close(sending)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var msgs []kafkago.Message
+				for j := range 50 {
+					now := time.Now().UTC()
+					e := event.Event{EventID: fmt.Sprintf("f%d-%d-%d", round, i, j), Channel: event.ChannelWeb, Type: "page_view",
+						EventTime: now, ClientTime: now, ReceivedAt: now, Identifiers: []event.Identifier{{Type: "anonymous_id", Value: fmt.Sprintf("a-%d-%d", i, j)}}}
+					b, err := codec.Append(nil, e.Native())
+					if err != nil {
+						panic(err)
+					}
+					msgs = append(msgs, kafkago.Message{Topic: "cx.events", Key: []byte(e.EventID), Value: b})
+				}
+				_ = prod.Produce(ctx, msgs...)
+			}
+		}()
+		for svc.Stage().Processed() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = svc.Shutdown(sctx)
+		cancel()
+		close(stop)
+		<-sending
+		prod.Close()
+		if err != nil {
+			t.Fatalf("round %d: shutdown: %v", round, err)
+		}
+		offsets, ids, err := stage.SnapshotCovers(cfg.DataDir)
+		if err != nil {
+			t.Fatalf("round %d: no final snapshot: %v", round, err)
+		}
+		var covered int64
+		for _, o := range offsets {
+			covered += o
+		}
+		if covered < svc.Stage().Processed() || ids == 0 {
+			t.Fatalf("round %d: the final snapshot covers %d events and %d identifiers; the stage resolved %d", round, covered, ids, svc.Stage().Processed())
+		}
+	}
 }
