@@ -775,6 +775,15 @@ func mergesInto(by map[string][]string, cause, reason string, at time.Time) []Ch
 // leave them out.
 const ReasonReasserted = "reasserted"
 
+// Reasons of the split changes an operator's action causes, each followed by
+// its subject: the customer id asked to split, or the unlinked identifier
+// ("type:value"). A successor re-applies the actions a predecessor took past
+// its snapshot by reading them back (see the stage's reconcile).
+const (
+	ReasonSplit    = "split "
+	ReasonUnlinked = "unlinked "
+)
+
 // EpochShift is the number of low bits of a version that count within an
 // epoch; the epoch is the version's high bits.
 const EpochShift = 32
@@ -935,7 +944,7 @@ func (g *Graph) Unlink(typ, value string, at time.Time) (Result, error) {
 	var res Result
 	n.noMerge = true
 	if n.cust != nil {
-		g.recompute(g.closure([]*profile{n.cust}), nil, &res, "unlinked "+n.key, at)
+		g.recompute(g.closure([]*profile{n.cust}), nil, &res, ReasonUnlinked+n.key, at)
 	}
 	g.bump(&res)
 	return res, nil
@@ -956,7 +965,7 @@ func (g *Graph) Split(customerID string, at time.Time) (Result, error) {
 			g.suppressed[signature(ev.nodes)] = true
 		}
 	}
-	g.recompute(g.closure([]*profile{p}), nil, &res, "split "+live, at)
+	g.recompute(g.closure([]*profile{p}), nil, &res, ReasonSplit+live, at)
 	g.bump(&res)
 	return res, nil
 }

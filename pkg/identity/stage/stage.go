@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -650,25 +651,48 @@ func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64,
 		}
 	}
 	slices.Sort(published)
-	named, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
+	named, actions, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNotApplied, err)
 	}
 	now := time.Now().UTC()
 	var out []kafkago.Message
 	s.mu.Lock()
+	// The operator actions an earlier instance took past this instance's
+	// snapshot (each instance keeps its own): applied again, in the order
+	// they were taken, after the events they followed. An erased customer
+	// is erased again, a split split again.
+	touched := map[string]bool{}
+	reapplied := 0
+	for _, a := range actions {
+		res, err := a.apply(s.graph)
+		if errors.Is(err, identity.ErrNotFound) {
+			continue // already in the snapshot, or nothing left of it
+		}
+		if err == nil {
+			out, err = s.appendChanges(out, res.Changes)
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("identity: re-applying %s %s: %w", strings.TrimSpace(a.kind), a.subject, err)
+		}
+		reapplied++
+		for _, id := range append(res.Updated, res.Removed...) {
+			touched[id] = true
+		}
+	}
 	reassert := named
+	tombstoned := 0
 	for _, id := range published {
 		if p, ok := s.graph.Profile(id); ok && p.CustomerID == id {
 			continue
 		}
 		out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(id), Value: nil})
 		reassert = append(reassert, id)
+		tombstoned++
 	}
-	tombstoned := len(out)
 	res := s.graph.Reassert(reassert, "after a takeover, what an earlier instance published past its last snapshot", now)
 	if out, err = s.appendChanges(out, res.Changes); err == nil {
-		touched := map[string]bool{}
 		for _, id := range res.Updated {
 			touched[id] = true
 		}
@@ -690,7 +714,7 @@ func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64,
 	}
 	s.logger.Info("identity: reconciled what earlier instances published",
 		zap.Int("changes_scanned", scanned), zap.Int("ids_named", len(named)),
-		zap.Int("tombstoned", tombstoned), zap.Int("reasserted_changes", len(res.Changes)))
+		zap.Int("tombstoned", tombstoned), zap.Int("reasserted_changes", len(res.Changes)), zap.Int("operator_actions_reapplied", reapplied))
 	return nil
 }
 
@@ -699,10 +723,10 @@ func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64,
 // start) on that an earlier epoch than epoch published, and how many changes
 // it read. A record it cannot decode is logged and skipped: it names nothing
 // this instance could act on, and failing would fail every restart.
-func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64) ([]string, int, error) {
+func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64) ([]string, []operatorAction, int, error) {
 	next, err := s.startOffsets(ctx, s.topics.IdentityChanges)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	for p, o := range from {
 		next[p] = max(next[p], o) // records before the log start are gone
@@ -710,6 +734,8 @@ func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64
 	client, done := s.client()
 	defer done()
 	seen := map[string]bool{}
+	var actions []operatorAction
+	acted := map[operatorAction]bool{}
 	scanned, undecodable := 0, 0
 	var fetchErr error
 	err = kafka.FetchNew(ctx, client, s.topics.IdentityChanges, next, func(m kafkago.Message) bool {
@@ -730,6 +756,10 @@ func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64
 		if v, _ := c["version"].(int64); v>>identity.EpochShift >= epoch {
 			return true // this instance's own
 		}
+		if a, ok := actionOf(c); ok && !acted[a] {
+			acted[a] = true
+			actions = append(actions, a)
+		}
 		if kind, _ := c["kind"].(string); kind != identity.ChangeMerge && kind != identity.ChangeSplit {
 			return true
 		}
@@ -748,14 +778,57 @@ func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64
 		err = fetchErr
 	}
 	if err != nil {
-		return nil, scanned, fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.IdentityChanges, err)
+		return nil, nil, scanned, fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.IdentityChanges, err)
 	}
 	ids := make([]string, 0, len(seen))
 	for id := range seen {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return ids, scanned, nil
+	slices.SortStableFunc(actions, func(a, b operatorAction) int { return a.at.Compare(b.at) })
+	return ids, actions, scanned, nil
+}
+
+// operatorAction is an unlink, split or erase that an earlier instance
+// applied, read back from the changes it published.
+type operatorAction struct {
+	kind    string // identity.ChangeErase, identity.ReasonSplit or identity.ReasonUnlinked
+	subject string // the customer id, or the identifier as "type:value"
+	at      time.Time
+}
+
+// actionOf returns the operator action a change (goavro native form) records,
+// if it records one.
+func actionOf(c map[string]any) (operatorAction, bool) {
+	kind, _ := c["kind"].(string)
+	wrapped, _ := c["reason"].(map[string]any) // goavro's form of a ["null", "string"] union
+	reason, _ := wrapped["string"].(string)
+	at, _ := c["at"].(time.Time)
+	at = at.UTC()
+	switch {
+	case kind == identity.ChangeErase:
+		id, _ := c["customer_id"].(string)
+		return operatorAction{identity.ChangeErase, id, at}, id != ""
+	case kind == identity.ChangeSplit && strings.HasPrefix(reason, identity.ReasonSplit):
+		return operatorAction{identity.ReasonSplit, strings.TrimPrefix(reason, identity.ReasonSplit), at}, true
+	case kind == identity.ChangeSplit && strings.HasPrefix(reason, identity.ReasonUnlinked):
+		return operatorAction{identity.ReasonUnlinked, strings.TrimPrefix(reason, identity.ReasonUnlinked), at}, true
+	}
+	return operatorAction{}, false
+}
+
+// apply re-applies the action to g, at the time it was first applied.
+// identity.ErrNotFound means there was nothing left to do.
+func (a operatorAction) apply(g *identity.Graph) (identity.Result, error) {
+	switch a.kind {
+	case identity.ChangeErase:
+		return g.Erase(a.subject, a.at)
+	case identity.ReasonSplit:
+		return g.Split(a.subject, a.at)
+	default:
+		typ, value, _ := strings.Cut(a.subject, ":")
+		return g.Unlink(typ, value, a.at)
+	}
 }
 
 // changesEndWhileHolding returns where cx.identity.changes ends, and whether

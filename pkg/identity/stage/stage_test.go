@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -299,6 +300,68 @@ func TestTakeoverReassertsWhatAPredecessorPublished(t *testing.T) {
 	var after profile
 	if code := s2.getJSON("/v1/customers/"+store, &after); code != http.StatusOK || after.CustomerID != store || after.Version < 2<<identity.EpochShift {
 		t.Fatalf("GET %s after the takeover: %d %+v", store, code, after)
+	}
+}
+
+// TestTakeoverReappliesOperatorActions: each instance keeps its own
+// snapshot, so a successor whose snapshot predates an erasure and an unlink
+// (here: none at all) rebuilds the erased customer and the unlinked link from
+// the events. It applies both again from the changes its predecessor
+// published: the erased customer is gone and the unlinked identifier stays
+// apart.
+func TestTakeoverReappliesOperatorActions(t *testing.T) {
+	dir := t.TempDir()
+	s, ds := startStack(t, dir)
+	s.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"email":"ann@example.com"}}`)
+	s.post("store", `{"event_id":"s1","type":"purchase","timestamp":"2026-11-03T11:00:00Z","identifiers":{"loyalty_id":"L-1","phone":"+442079460958"}}`)
+	s.post("phone", `{"event_id":"p1","type":"call","timestamp":"2026-11-04T11:00:00Z","identifiers":{"phone":"+442079460958","email":"bob@example.com"}}`)
+	s.waitFor("cx.journeys", "3 journeys", func(r []record) bool { return len(r) == 3 })
+	var ann, bob profile
+	if code := s.getJSON("/v1/customers/lookup?type=email&value=ann@example.com", &ann); code != http.StatusOK {
+		t.Fatalf("lookup ann: %d", code)
+	}
+	if code := s.do(http.MethodDelete, "/v1/customers/"+ann.CustomerID, nil); code != http.StatusOK {
+		t.Fatalf("erase: %d", code)
+	}
+	if code := s.do(http.MethodPost, "/v1/identifiers/phone/+442079460958/unlink", nil); code != http.StatusOK {
+		t.Fatalf("unlink: %d", code)
+	}
+	if code := s.getJSON("/v1/customers/lookup?type=email&value=bob@example.com", &bob); code != http.StatusOK {
+		t.Fatalf("lookup bob: %d", code)
+	}
+	if err := ds.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The successor, with a data dir of its own that has no snapshot.
+	if err := os.RemoveAll(filepath.Join(dir, "identity")); err != nil {
+		t.Fatal(err)
+	}
+	s2, ds2 := startStack(t, dir)
+	defer ds2.Shutdown(context.Background())
+	s2.waitFor("cx.identity.changes", "the erasure applied again", func(r []record) bool {
+		n := 0
+		for _, c := range r {
+			if c.Value["kind"] == identity.ChangeErase && c.Value["customer_id"] == ann.CustomerID {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	if code := s2.getJSON("/v1/customers/"+ann.CustomerID, nil); code != http.StatusNotFound {
+		t.Errorf("GET the erased customer after the takeover: %d, want 404", code)
+	}
+	if code := s2.getJSON("/v1/customers/lookup?type=email&value=ann@example.com", nil); code != http.StatusNotFound {
+		t.Errorf("lookup of the erased email after the takeover: %d, want 404", code)
+	}
+	var loyal, bob2 profile
+	if code := s2.getJSON("/v1/customers/lookup?type=loyalty_id&value=L-1", &loyal); code != http.StatusOK {
+		t.Fatalf("lookup L-1: %d", code)
+	}
+	if code := s2.getJSON("/v1/customers/lookup?type=email&value=bob@example.com", &bob2); code != http.StatusOK {
+		t.Fatalf("lookup bob: %d", code)
+	}
+	if loyal.CustomerID == bob2.CustomerID || bob2.CustomerID != bob.CustomerID {
+		t.Errorf("after the takeover the unlinked phone joins L-1's customer %s and bob's %s again (before: bob %s)", loyal.CustomerID, bob2.CustomerID, bob.CustomerID)
 	}
 }
 
