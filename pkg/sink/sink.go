@@ -497,6 +497,12 @@ func (s *Sink) rowsOf(ctx context.Context, m *kafkago.Message, add func(string, 
 // cannot be fetched right now is not bad: consumption waits for the registry
 // (back-pressure) instead of dead-lettering good records.
 func (s *Sink) untilRegistryAnswers(ctx context.Context, op func() error) error {
+	err := op()
+	if !avro.IsRegistryUnavailable(err) {
+		return err // the usual case: no backoff to set up
+	}
+	s.logger.Warn("sink: schema registry unavailable; retrying", zap.Error(err))
+	s.cfg.Metrics.retried("schema_registry")
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
 	return backoff.Retry(func() error {

@@ -981,23 +981,23 @@ func (s *Stage) decode(ctx context.Context, batch []kafkago.Message) []decodedEv
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(batch); i += workers {
-				var native any
-				var id int
-				// A schema registry that cannot be reached says nothing
-				// about the record: wait for it (consumption pauses)
-				// rather than dead-letter a good event.
-				b := backoff.NewExponentialBackOff()
-				b.MaxInterval, b.MaxElapsedTime = 5*time.Second, 0
-				err := backoff.Retry(func() (err error) {
-					native, id, err = s.serde.Decode(ctx, batch[i].Value)
-					if err != nil && !avro.IsRegistryUnavailable(err) {
-						return backoff.Permanent(err)
-					}
-					if err != nil {
-						s.logger.Warn("identity: schema registry unavailable; retrying", zap.Error(err))
-					}
-					return err
-				}, backoff.WithContext(b, ctx))
+				native, id, err := s.serde.Decode(ctx, batch[i].Value)
+				if avro.IsRegistryUnavailable(err) {
+					// A schema registry that cannot be reached says nothing
+					// about the record: wait for it (consumption pauses)
+					// rather than dead-letter a good event.
+					s.logger.Warn("identity: schema registry unavailable; retrying", zap.Error(err))
+					b := backoff.NewExponentialBackOff()
+					b.MaxInterval, b.MaxElapsedTime = 5*time.Second, 0
+					err = backoff.Retry(func() error {
+						var err error
+						native, id, err = s.serde.Decode(ctx, batch[i].Value)
+						if err != nil && !avro.IsRegistryUnavailable(err) {
+							return backoff.Permanent(err)
+						}
+						return err
+					}, backoff.WithContext(b, ctx))
+				}
 				d := decodedEvent{schemaID: id, err: err}
 				if err == nil {
 					d.event, d.err = event.FromNative(native)
