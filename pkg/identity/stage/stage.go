@@ -636,19 +636,28 @@ func caughtUp(offsets, end map[int]int64) bool {
 // start; changes of this instance's epoch and later are its own, and left
 // out).
 func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64, epoch int64) error {
-	msgs, err := s.cluster.Snapshot(ctx, s.topics.Customers, 0)
+	var published []string
+	// Which ids cx.customers holds live: a key's last record (by partition,
+	// then offset) wins. Only that is kept, not the profiles: the topic holds
+	// every customer.
+	next, err := s.startOffsets(ctx, s.topics.Customers)
+	if err == nil {
+		client, done := s.client()
+		live := map[string]bool{}
+		err = kafka.FetchNew(ctx, client, s.topics.Customers, next, func(m kafkago.Message) bool {
+			live[string(m.Key)] = m.Value != nil
+			return true
+		})
+		done()
+		published = make([]string, 0, len(live))
+		for id, ok := range live {
+			if ok {
+				published = append(published, id)
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("identity: reading %s to reconcile: %w: %w", s.topics.Customers, errNotApplied, err)
-	}
-	last := map[string][]byte{}
-	for _, m := range msgs { // by partition, then offset: a key's last record wins
-		last[string(m.Key)] = m.Value
-	}
-	published := make([]string, 0, len(last))
-	for id, v := range last {
-		if v != nil {
-			published = append(published, id)
-		}
 	}
 	slices.Sort(published)
 	named, actions, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
