@@ -153,6 +153,13 @@ func flagDefaults(t *testing.T, bind func(*config.FlagSet)) {
 // brokers and the registry, stopped when the test ends.
 func identityService(t *testing.T, brokers []string, registryURL string) *stage.Service {
 	t.Helper()
+	return startIdentity(t, identityConfig(t, brokers, registryURL))
+}
+
+// identityConfig is identity's default settings against brokers and the
+// registry, on a free port, with its data in a temp dir.
+func identityConfig(t *testing.T, brokers []string, registryURL string) config.Identity {
+	t.Helper()
 	var cfg config.Identity
 	flagDefaults(t, cfg.Bind)
 	cfg.Kafka.Brokers, cfg.Registry.URL = brokers, registryURL
@@ -161,6 +168,14 @@ func identityService(t *testing.T, brokers []string, registryURL string) *stage.
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("identity configuration: %v", err)
 	}
+	return cfg
+}
+
+// startIdentity starts an identity instance with cfg; it is stopped, and its
+// shutdown checked, when the test ends (a test may stop it before: Shutdown
+// is idempotent).
+func startIdentity(t *testing.T, cfg config.Identity) *stage.Service {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	svc, err := stage.NewService(ctx, cfg, health.NewRegistry(), zap.NewNop())
@@ -178,6 +193,16 @@ func identityService(t *testing.T, brokers []string, registryURL string) *stage.
 		}
 	})
 	return svc
+}
+
+// waitElected waits until svc holds the lease, failing the test after 30 s.
+func waitElected(t *testing.T, svc *stage.Service) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !svc.Stage().Active(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("identity never became active")
+		}
+	}
 }
 
 // ingestService starts ingest with default settings, to feed identity

@@ -12,9 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/avro"
-	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/event"
-	"github.com/cx360/cx360/pkg/identity/stage"
 	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/pkg/kafka/kafkatest"
 	"github.com/cx360/cx360/pkg/registry/registrytest"
@@ -31,25 +29,8 @@ func TestRegistryOutagePausesIdentity(t *testing.T) {
 	brokers := kafkatest.NewBroker(t)
 	url := registrytest.Start(t).URL()
 	outage := registrytest.NewOutage(t, url)
-	var cfg config.Identity
-	cfg = cfg.WithDefaults()
-	cfg.Kafka = config.Kafka{Brokers: brokers, TopicPrefix: "cx.", Partitions: 1, ReplicationFactor: 1, BatchTimeout: config.DefaultBatchTimeout}
-	cfg.Registry = config.Registry{URL: outage.URL}
-	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
-	svc, err := stage.NewService(ctx, cfg, nil, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
-	for !svc.Stage().Active() {
-		if ctx.Err() != nil {
-			t.Fatal("identity never became active")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cfg := identityConfig(t, brokers, outage.URL)
+	waitElected(t, startIdentity(t, cfg))
 
 	// A newer cx.Event (one more optional field), registered directly.
 	var schema map[string]any

@@ -408,22 +408,11 @@ func TestFinalSnapshotUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 3 {
-		cfg := config.Identity{SnapshotInterval: time.Hour}.WithDefaults() // only the final snapshot
-		cfg.Addr, cfg.GroupID = "127.0.0.1:0", fmt.Sprintf("final-%d", round)
-		cfg.Kafka = devstacktest.Ingest(t).Kafka
-		cfg.Kafka.Brokers = []string{infra.ep.Kafka}
-		cfg.Registry = config.Registry{URL: infra.ep.Registry}
-		cfg.DataDir = filepath.Join(dir, fmt.Sprintf("identity-%d", round))
-		svc, err := stage.NewService(ctx, cfg, nil, zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for !svc.Stage().Active() {
-			time.Sleep(20 * time.Millisecond)
-		}
+		cfg := identityConfig(t, []string{infra.ep.Kafka}, infra.ep.Registry)
+		cfg.SnapshotInterval = time.Hour // only the final snapshot
+		cfg.GroupID = fmt.Sprintf("final-%d", round)
+		svc := startIdentity(t, cfg)
+		waitElected(t, svc)
 		prod := kafka.NewProducer([]string{infra.ep.Kafka}, kafka.WriterConfig{BatchTimeout: time.Millisecond}, zap.NewNop())
 		stop := make(chan struct{})
 		sending := make(chan struct{})
