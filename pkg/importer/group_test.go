@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/cx360/cx360/pkg/config"
+	"github.com/cx360/cx360/pkg/devstack/devstacktest"
 	"github.com/cx360/cx360/pkg/importer"
 	"github.com/cx360/cx360/pkg/ingest"
 	"github.com/cx360/cx360/pkg/mapping"
@@ -111,13 +111,7 @@ func newProcessorWithMapping(t *testing.T, e env, doc string) *ingest.Processor 
 	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var ic config.Ingest
-	fs := config.NewFlagSet("t", func(string) (string, bool) { return "", false })
-	ic.Bind(fs)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	ic.Addr, ic.AdminAddr = "127.0.0.1:0", ""
+	ic := devstacktest.Ingest(t)
 	ic.Kafka.Brokers, ic.Registry.URL, ic.MappingsDir = e.brokers, e.registry, file
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
