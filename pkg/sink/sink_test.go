@@ -126,6 +126,34 @@ func (e *env) post(channel, body string) {
 	}
 }
 
+// erase asks identity to erase the customer holding an identifier, and
+// returns the customer's id.
+func (e *env) erase(typ, value string) string {
+	e.t.Helper()
+	resp, err := http.Get(e.ep.Identity + "/v1/customers/lookup?type=" + typ + "&value=" + value)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var p struct {
+		CustomerID string `json:"customer_id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("lookup %s %s: %d %v", typ, value, resp.StatusCode, err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, e.ep.Identity+"/v1/customers/"+p.CustomerID, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("erase %s: %d", p.CustomerID, resp.StatusCode)
+	}
+	return p.CustomerID
+}
+
 // eventually polls a single-number query until it returns want.
 func (e *env) eventually(query string, want uint64) {
 	e.t.Helper()
@@ -277,26 +305,14 @@ func TestErasureDeletesRowsAndKeepsAnAudit(t *testing.T) {
 	e.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"email":"ann@example.com"}}
 {"event_id":"w2","type":"page_view","timestamp":"2026-11-02T09:01:00Z","identifiers":{"email":"bob@example.com"}}`)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 2)
-	resp, err := http.Get(e.ep.Identity + "/v1/customers/lookup?type=email&value=ann@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		CustomerID string `json:"customer_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&p)
-	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodDelete, e.ep.Identity+"/v1/customers/"+p.CustomerID, nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("erase: %v %v", resp, err)
-	}
+	customer := e.erase("email", "ann@example.com")
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL WHERE has(identifier_values, 'ann@example.com')", 0)
 	e.eventually("SELECT count() FROM cx360.customers FINAL WHERE has(identifier_values, 'ann@example.com')", 0)
-	e.eventually("SELECT count() FROM cx360.erasures WHERE customer_id = '"+p.CustomerID+"'", 1)
+	e.eventually("SELECT count() FROM cx360.erasures WHERE customer_id = '"+customer+"'", 1)
 	// The identity changes kept the identifiers too: only the erasure's own row, without them, stays.
 	e.eventually("SELECT count() FROM cx360.identity_changes WHERE has(identifier_values, 'ann@example.com')", 0)
-	e.eventually("SELECT count() FROM cx360.identity_changes WHERE customer_id = '"+p.CustomerID+"' AND kind = 'erase' AND empty(identifier_values)", 1)
+	e.eventually("SELECT count() FROM cx360.identity_changes WHERE customer_id = '"+customer+"' AND kind = 'erase' AND empty(identifier_values)", 1)
 	e.eventually("SELECT count() FROM cx360.identity_changes WHERE has(identifier_values, 'bob@example.com')", 1)
 	if failures.Load() >= 0 {
 		t.Fatal("no delete failed: the test injected nothing")
@@ -588,21 +604,9 @@ func TestLateRowsOfAnErasedCustomerStayOut(t *testing.T) {
 	defer cancel()
 	e.post("web", `{"event_id":"w1","type":"page_view","timestamp":"2026-11-02T09:00:00Z","identifiers":{"email":"ann@example.com"}}`)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 1)
-	resp, err := http.Get(e.ep.Identity + "/v1/customers/lookup?type=email&value=ann@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		CustomerID string `json:"customer_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&p)
-	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodDelete, e.ep.Identity+"/v1/customers/"+p.CustomerID, nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("erase: %v %v", resp, err)
-	}
+	customer := e.erase("email", "ann@example.com")
 	erasedAt := time.Now()
-	e.eventually("SELECT count() FROM cx360.erasures WHERE customer_id = '"+p.CustomerID+"'", 1)
+	e.eventually("SELECT count() FROM cx360.erasures WHERE customer_id = '"+customer+"'", 1)
 	e.eventually("SELECT count() FROM cx360.journey_events FINAL", 0)
 
 	cl, _ := sr.NewClient(sr.URLs(e.ep.Registry))
@@ -617,11 +621,11 @@ func TestLateRowsOfAnErasedCustomerStayOut(t *testing.T) {
 	}{{"late-1", erasedAt.Add(-time.Minute)}, {"back-1", erasedAt.Add(time.Minute)}} {
 		ev := &event.Event{EventID: j.id, Channel: event.ChannelWeb, Type: "page_view", EventTime: j.received, ClientTime: j.received, ReceivedAt: j.received,
 			Identifiers: []event.Identifier{{Type: "email", Value: "ann@example.com"}}}
-		v, err := journey.Append(nil, identity.JourneyNative(p.CustomerID, identity.PhasePreVisit, ev))
+		v, err := journey.Append(nil, identity.JourneyNative(customer, identity.PhasePreVisit, ev))
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs = append(msgs, kafkago.Message{Topic: "cx.journeys", Key: []byte(p.CustomerID), Value: v})
+		msgs = append(msgs, kafkago.Message{Topic: "cx.journeys", Key: []byte(customer), Value: v})
 	}
 	prod := kafka.NewProducer([]string{e.ep.Kafka}, kafka.WriterConfig{}, zap.NewNop())
 	defer prod.Close()
