@@ -7,7 +7,6 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cx360/cx360/pkg/avro"
+	"github.com/cx360/cx360/pkg/deadletter"
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/kafka"
 )
@@ -270,22 +270,9 @@ func (p *Processor) deadLetter(source, code, msg string, raw []byte, index int, 
 		"partition":   nil,
 		"offset":      nil,
 	}
-	b, err := p.dlqCodec.Append(nil, native)
+	b, err := deadletter.Encode(p.dlqCodec, native, len(source), p.cfg.MaxRecordBytes)
 	if err != nil {
-		return kafkago.Message{}, fmt.Errorf("ingest: encoding dead letter: %w", err)
-	}
-	if over := len(source) + len(b) - p.cfg.MaxRecordBytes; over > 0 {
-		note := func(keep int) string {
-			return fmt.Sprintf(" [raw truncated: the first %d of %d bytes kept]", keep, len(raw))
-		}
-		// The longer error text's length prefix (a varint) may grow by a few
-		// bytes; 2*MaxVarintLen64 is ample for that.
-		keep := max(0, len(raw)-over-len(note(len(raw)))-2*binary.MaxVarintLen64)
-		native["raw"] = raw[:keep]
-		native["error"] = msg + note(keep)
-		if b, err = p.dlqCodec.Append(b[:0], native); err != nil {
-			return kafkago.Message{}, fmt.Errorf("ingest: encoding dead letter: %w", err)
-		}
+		return kafkago.Message{}, fmt.Errorf("ingest: %w", err)
 	}
 	return kafkago.Message{Topic: p.cfg.DLQTopic, Key: []byte(source), Value: b}, nil
 }

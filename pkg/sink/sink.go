@@ -16,6 +16,8 @@ import (
 
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/clickhouse"
+	"github.com/cx360/cx360/pkg/deadletter"
+	"github.com/cx360/cx360/pkg/kafka"
 	"github.com/cx360/cx360/schemas"
 )
 
@@ -725,36 +727,14 @@ func (s *Sink) erase(ctx context.Context, b *pending) error {
 	return nil
 }
 
-// maxDeadLetterRaw bounds the record bytes a dead letter keeps: well under
-// the producer's 1 MiB request size.
-const maxDeadLetterRaw = 512 << 10
-
 func (s *Sink) deadLetter(ctx context.Context, m kafkago.Message, code string, cause error) error {
 	s.cfg.Metrics.deadLettered(code)
 	s.logger.Warn("sink: dead-lettering a record", zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.String("code", code), zap.Error(cause))
-	raw, errText := m.Value, cause.Error()
-	if len(raw) > maxDeadLetterRaw {
-		// The dead letter must fit in one produce request, or it would
-		// stall the sink; the record itself stays on its topic.
-		errText = fmt.Sprintf("%s (raw cut to its first %d of %d bytes)", errText, maxDeadLetterRaw, len(raw))
-		raw = raw[:maxDeadLetterRaw]
-	}
-	native := map[string]any{
-		"id":          fmt.Sprintf("sink-%s-%d-%d", m.Topic, m.Partition, m.Offset),
-		"stage":       "sink",
-		"source":      m.Topic,
-		"reason_code": code,
-		"error":       errText,
-		"raw":         raw,
-		"index":       nil,
-		"received_at": time.Now().UnixMilli(),
-		"topic":       map[string]any{"string": m.Topic},
-		"partition":   map[string]any{"int": int32(m.Partition)},
-		"offset":      map[string]any{"long": m.Offset},
-	}
-	b, err := s.dlq.Append(nil, native)
+	// Within the producer's record size, or it would stall the sink; the
+	// record itself stays on its topic.
+	b, err := deadletter.Encode(s.dlq, deadletter.OfRecord("sink", code, m, cause, time.Now()), len(m.Topic), kafka.WriterConfig{}.MaxMessageBytes())
 	if err != nil {
-		return fmt.Errorf("encoding dead letter: %w", err)
+		return err
 	}
 	// Kafka being away pauses the sink like ClickHouse being away does:
 	// the record is neither dropped nor its batch failed.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/cx360/cx360/pkg/avro"
 	"github.com/cx360/cx360/pkg/config"
+	"github.com/cx360/cx360/pkg/deadletter"
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/identity"
 	"github.com/cx360/cx360/pkg/kafka"
@@ -1097,22 +1098,12 @@ func (s *Stage) appendProfiles(out []kafkago.Message, touched map[string]bool, s
 }
 
 func (s *Stage) deadLetter(m kafkago.Message, cause error) (kafkago.Message, error) {
-	native := map[string]any{
-		"id":          fmt.Sprintf("identity-%s-%d-%d", m.Topic, m.Partition, m.Offset),
-		"stage":       "identity",
-		"source":      m.Topic,
-		"reason_code": "undecodable_event",
-		"error":       cause.Error(),
-		"raw":         m.Value,
-		"index":       nil,
-		"received_at": time.Now().UnixMilli(),
-		"topic":       map[string]any{"string": m.Topic},
-		"partition":   map[string]any{"int": int32(m.Partition)},
-		"offset":      map[string]any{"long": m.Offset},
-	}
-	b, err := s.codecs.dlq.Append(nil, native)
+	// Within the producer's record size: an event near it, with the dead
+	// letter's own fields, would not fit, and a refused dead letter would
+	// fail the batch on every replay.
+	b, err := deadletter.Encode(s.codecs.dlq, deadletter.OfRecord("identity", "undecodable_event", m, cause, time.Now()), len(m.Topic), kafka.WriterConfig{}.MaxMessageBytes())
 	if err != nil {
-		return kafkago.Message{}, fmt.Errorf("identity: encoding dead letter: %w", err)
+		return kafkago.Message{}, fmt.Errorf("identity: %w", err)
 	}
 	return kafkago.Message{Topic: s.topics.DLQ, Key: []byte(m.Topic), Value: b}, nil
 }
