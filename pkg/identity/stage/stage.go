@@ -13,6 +13,7 @@
 package stage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -610,6 +611,22 @@ func answeredOffset(po kafkago.PartitionOffsets, first bool) int64 {
 	return max(po.LastOffset, 0)
 }
 
+// readFrom calls fn for each record of topic, partition by partition, from
+// the offsets from (nil: the start) up to where the topic ends now, until fn
+// returns false.
+func (s *Stage) readFrom(ctx context.Context, topic string, from map[int]int64, fn func(kafkago.Message) bool) error {
+	next, err := s.startOffsets(ctx, topic)
+	if err != nil {
+		return err
+	}
+	for p, o := range from {
+		next[p] = max(next[p], o) // records before the log start are gone
+	}
+	client, done := s.client()
+	defer done()
+	return kafka.FetchNew(ctx, client, topic, next, fn)
+}
+
 // caughtUp reports whether every partition was resolved up to its end.
 func caughtUp(offsets, end map[int]int64) bool {
 	for p, e := range end {
@@ -637,28 +654,21 @@ func caughtUp(offsets, end map[int]int64) bool {
 // start; changes of this instance's epoch and later are its own, and left
 // out).
 func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64, epoch int64) error {
-	var published []string
 	// Which ids cx.customers holds live: a key's last record (by partition,
 	// then offset) wins. Only that is kept, not the profiles: the topic holds
 	// every customer.
-	next, err := s.startOffsets(ctx, s.topics.Customers)
-	if err == nil {
-		client, done := s.client()
-		live := map[string]bool{}
-		err = kafka.FetchNew(ctx, client, s.topics.Customers, next, func(m kafkago.Message) bool {
-			live[string(m.Key)] = m.Value != nil
-			return true
-		})
-		done()
-		published = make([]string, 0, len(live))
-		for id, ok := range live {
-			if ok {
-				published = append(published, id)
-			}
-		}
-	}
-	if err != nil {
+	live := map[string]bool{}
+	if err := s.readFrom(ctx, s.topics.Customers, nil, func(m kafkago.Message) bool {
+		live[string(m.Key)] = m.Value != nil
+		return true
+	}); err != nil {
 		return fmt.Errorf("identity: reading %s to reconcile: %w: %w", s.topics.Customers, errNotApplied, err)
+	}
+	published := make([]string, 0, len(live))
+	for id, ok := range live {
+		if ok {
+			published = append(published, id)
+		}
 	}
 	slices.Sort(published)
 	named, actions, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
@@ -734,25 +744,16 @@ func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64,
 // it read. A record it cannot decode is logged and skipped: it names nothing
 // this instance could act on, and failing would fail every restart.
 func (s *Stage) namedBefore(ctx context.Context, from map[int]int64, epoch int64) ([]string, []operatorAction, int, error) {
-	next, err := s.startOffsets(ctx, s.topics.IdentityChanges)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	for p, o := range from {
-		next[p] = max(next[p], o) // records before the log start are gone
-	}
-	client, done := s.client()
-	defer done()
 	seen := map[string]bool{}
 	var actions []operatorAction
 	acted := map[operatorAction]bool{}
 	scanned, undecodable := 0, 0
 	var fetchErr error
-	err = kafka.FetchNew(ctx, client, s.topics.IdentityChanges, next, func(m kafkago.Message) bool {
+	err := s.readFrom(ctx, s.topics.IdentityChanges, from, func(m kafkago.Message) bool {
 		scanned++
 		native, _, err := s.serde.Decode(ctx, m.Value)
-		if avro.IsRegistryUnavailable(err) || ctx.Err() != nil {
-			fetchErr = err // not the record's fault: reconcile later, whole
+		if ctx.Err() != nil || avro.IsRegistryUnavailable(err) {
+			fetchErr = cmp.Or(ctx.Err(), err) // not the record's fault: reconcile later, whole
 			return false
 		}
 		if err != nil {
