@@ -499,25 +499,7 @@ func (s *Sink) rowsOf(ctx context.Context, m *kafkago.Message, add func(string, 
 // cannot be fetched right now is not bad: consumption waits for the registry
 // (back-pressure) instead of dead-lettering good records.
 func (s *Sink) untilRegistryAnswers(ctx context.Context, op func() error) error {
-	err := op()
-	if !avro.IsRegistryUnavailable(err) {
-		return err // the usual case: no backoff to set up
-	}
-	s.logger.Warn("sink: schema registry unavailable; retrying", zap.Error(err))
-	s.cfg.Metrics.retried("schema_registry")
-	b := backoff.NewExponentialBackOff()
-	b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
-	return backoff.Retry(func() error {
-		err := op()
-		if err != nil && !avro.IsRegistryUnavailable(err) {
-			return backoff.Permanent(err)
-		}
-		if err != nil {
-			s.cfg.Metrics.retried("schema_registry")
-			s.logger.Warn("sink: schema registry unavailable; retrying", zap.Error(err))
-		}
-		return err
-	}, backoff.WithContext(b, ctx))
+	return s.retryWhile(ctx, "schema_registry", avro.IsRegistryUnavailable, op)
 }
 
 // insert writes rows, retrying transient failures with backoff while
@@ -676,16 +658,25 @@ func (s *Sink) flattenIdentityMap(ctx context.Context) error {
 // retry runs op until it succeeds, ctx ends, or it fails for good, backing
 // off while ClickHouse is away (consumption waits meanwhile).
 func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
+	return s.retryWhile(ctx, what, s.cfg.IsRetryable, op)
+}
+
+// retryWhile runs op until it succeeds, fails with an error transient does
+// not accept, or ctx ends, backing off between attempts while consumption
+// waits; each retry is counted and logged as what. The first attempt sets up
+// no backoff: it is the usual case, on hot paths.
+func (s *Sink) retryWhile(ctx context.Context, what string, transient func(error) bool, op func() error) error {
+	err := op()
+	if err == nil || !transient(err) {
+		return err
+	}
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval, b.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
 	return backoff.Retry(func() error {
-		err := op()
-		if err != nil && !s.cfg.IsRetryable(err) {
+		s.cfg.Metrics.retried(what)
+		s.logger.Warn("sink: retrying", zap.String("what", what), zap.Error(err))
+		if err = op(); err != nil && !transient(err) {
 			return backoff.Permanent(err)
-		}
-		if err != nil {
-			s.cfg.Metrics.retried(what)
-			s.logger.Warn("sink: ClickHouse unavailable; retrying", zap.String("what", what), zap.Error(err))
 		}
 		return err
 	}, backoff.WithContext(b, ctx))
@@ -738,17 +729,10 @@ func (s *Sink) deadLetter(ctx context.Context, m kafkago.Message, code string, c
 	}
 	// Kafka being away pauses the sink like ClickHouse being away does:
 	// the record is neither dropped nor its batch failed.
-	bo := backoff.NewExponentialBackOff()
-	bo.MaxInterval, bo.MaxElapsedTime = s.cfg.MaxRetryBackoff, 0
-	err = backoff.Retry(func() error {
-		err := s.prod.Produce(ctx, kafkago.Message{Topic: s.cfg.DLQTopic, Key: []byte(m.Topic), Value: b})
-		if err != nil && ctx.Err() == nil {
-			s.cfg.Metrics.retried("dead_letter")
-			s.logger.Warn("sink: producing a dead letter failed; retrying", zap.Error(err))
-		}
-		return err
-	}, backoff.WithContext(bo, ctx))
-	if err != nil {
+	always := func(error) bool { return true }
+	if err := s.retryWhile(ctx, "dead_letter", always, func() error {
+		return s.prod.Produce(ctx, kafkago.Message{Topic: s.cfg.DLQTopic, Key: []byte(m.Topic), Value: b})
+	}); err != nil {
 		return fmt.Errorf("producing dead letter: %w", err)
 	}
 	return nil
