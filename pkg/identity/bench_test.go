@@ -540,9 +540,8 @@ func benchFootprint(g *Graph) []benchPart {
 	}
 	const ptr = unsafe.Sizeof(uintptr(0))
 	var (
-		keys, partners, mentions, aggs uint64
-		nPartners, nMentions, nAggs    int
-		countsKeys                     [][]string
+		keys, partners, mentions, aggs, rares uint64
+		nPartners, nMentions, nAggs, nRares   int
 	)
 	g.nodes.all(func(n *node) {
 		keys += benchClass(uintptr(len(n.key)))
@@ -557,7 +556,13 @@ func benchFootprint(g *Graph) []benchPart {
 		if n.agg != nil {
 			nAggs++
 			aggs += uint64(unsafe.Sizeof(aggregate{}))
-			countsKeys = append(countsKeys, make([]string, len(n.agg.customCounts())))
+			if r := n.agg.rare; r != nil {
+				nRares++
+				rares += benchClass(unsafe.Sizeof(rareAggregate{}))
+				if cap(r.custom) > 0 {
+					rares += benchClass(uintptr(cap(r.custom)) * unsafe.Sizeof(ChannelCount{}))
+				}
+			}
 		}
 	})
 	nNodes := g.nodes.len()
@@ -566,15 +571,7 @@ func benchFootprint(g *Graph) []benchPart {
 	add("node partners slices", nPartners, partners)
 	add("node mentions slices", nMentions, mentions)
 	add("aggregate structs (slab)", nAggs, aggs)
-	add("aggregate custom-channel counters", nAggs, benchMeasure(func() any {
-		counts := make([][]ChannelCount, len(countsKeys))
-		for i, ks := range countsKeys {
-			if len(ks) > 0 {
-				counts[i] = make([]ChannelCount, len(ks))
-			}
-		}
-		return counts
-	}))
+	add("aggregate rare parts (scores, custom channels)", nRares, rares)
 	add("g.nodes index", nNodes, uint64(len(g.nodes.slots))*uint64(ptr))
 	var evNodes, evIDs uint64
 	var nEvNodes int

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -412,7 +413,9 @@ func TestPhases(t *testing.T) {
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	g := newTestGraph(t)
-	for _, e := range randomEvents(rand.New(rand.NewPCG(3, 4)), 200) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, e := range randomEvents(r, 200) {
+		withContent(r, e)
 		g.Apply(e)
 	}
 	g.Split(idFor("email:p1@x.com"), t0)
@@ -439,10 +442,45 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if partition(g2) != partition(g) {
 		t.Fatal("graphs diverged after reload")
 	}
-	pa, _ := g.Profile(idFor("email:p2@x.com"))
-	pb, _ := g2.Profile(idFor("email:p2@x.com"))
-	if pa.Version != pb.Version || pa.EventCounts["web"] != pb.EventCounts["web"] {
-		t.Fatalf("profile differs after reload: %+v vs %+v", pa, pb)
+	var ids []string
+	for id := range g.profiles {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var scored, custom int
+	for _, a := range g.Profiles(ids, t0) {
+		b, ok := g2.Profile(a.CustomerID)
+		b.UpdatedAt = a.UpdatedAt
+		if !ok || !reflect.DeepEqual(a, b) {
+			t.Fatalf("profile differs after reload:\n%+v\n%+v", a, b)
+		}
+		if a.LastCSAT != nil || a.LastNPS != nil || a.LastCES != nil {
+			scored++
+		}
+		if a.EventCounts["kiosk"] > 0 {
+			custom++
+		}
+	}
+	if scored == 0 || custom == 0 {
+		t.Fatalf("%d profiles with scores, %d with a custom channel: the test no longer covers them", scored, custom)
+	}
+}
+
+// withContent gives e what profiles aggregate: a survey score, an order, a
+// call, or a custom channel.
+func withContent(r *rand.Rand, e *event.Event) {
+	score := float64(r.IntN(11))
+	switch r.IntN(6) {
+	case 0:
+		e.Type, e.Survey = "survey_response", &event.Survey{Kind: []string{"csat", "nps", "ces"}[r.IntN(3)], Score: &score}
+	case 1:
+		total := float64(r.IntN(100)) - 10
+		e.Channel, e.Type, e.Order = event.ChannelStore, "purchase", &event.Order{Total: &total, Currency: "GBP"}
+	case 2:
+		wait := float64(r.IntN(400))
+		e.Channel, e.Type, e.Call = event.ChannelPhone, "call", &event.Call{WaitSeconds: &wait, Outcome: []string{"answered", "abandoned"}[r.IntN(2)]}
+	case 3:
+		e.Channel = "kiosk"
 	}
 }
 

@@ -24,22 +24,45 @@ var frictionWeight = struct{ lowScore, abandoned, longWait, ret float64 }{3, 2, 
 // be kept per anchor identifier and summed into whatever profile the
 // identifier belongs to after merges and splits.
 //
-// It is kept for most identifiers of the graph, so it is compact: times are
-// unix nanoseconds (zero: no event yet), custom channels hang off a pointer,
-// and the snapshot stores the wider snapAggregate.
+// It is kept for most identifiers of the graph, so it is compact: 64 bytes.
+// Times are unix nanoseconds (zero: no event yet), counters are 32 bits (no
+// single identifier sees four billion events), and what only some
+// identifiers' events carry (survey scores, custom channels) hangs off rare,
+// allocated on the first such event. The snapshot stores the wider
+// snapAggregate.
 type aggregate struct {
 	firstSeen, lastSeen int64 // unix ns
+	spend               float64
+	rare                *rareAggregate
 	// Events per channel: fixed counters for the built-in channels (a map per
-	// anchor identifier cost 150 bytes each), a short list for custom ones.
-	custom         *[]ChannelCount
-	spend          float64
+	// anchor identifier cost 150 bytes each); custom ones are rare.
+	builtin                               [4]uint32
+	orders, abandoned, longWaits, returns uint32
+}
+
+// rareAggregate is the part of an aggregate that few identifiers need: the
+// latest survey scores (a survey answers a small share of events) and the
+// counters of custom channels.
+type rareAggregate struct {
+	custom         []ChannelCount
 	csat, nps, ces scoreAt
-	// Counters are 32 bits: together they take 24 bytes instead of 72, a
-	// graph holds an aggregate for most of its identifiers, and no single
-	// identifier sees four billion events.
-	builtin                                  [4]uint32
-	orders                                   uint32
-	lowScores, abandoned, longWaits, returns uint32
+	lowScores      uint32
+}
+
+// rareOf returns a's rare part, allocating it on first use.
+func (a *aggregate) rareOf() *rareAggregate {
+	if a.rare == nil {
+		a.rare = &rareAggregate{}
+	}
+	return a.rare
+}
+
+// scores returns a copy of a's rare part (empty when it has none).
+func (a *aggregate) scores() rareAggregate {
+	if a.rare == nil {
+		return rareAggregate{}
+	}
+	return *a.rare
 }
 
 // ChannelCount counts the events of a custom channel.
@@ -57,26 +80,18 @@ func (a *aggregate) count(channel string, n int64) {
 			return
 		}
 	}
-	if a.custom == nil {
-		a.custom = &[]ChannelCount{}
-	}
-	custom := *a.custom
-	for i := range custom {
-		if custom[i].Channel == channel {
-			custom[i].N += n
+	r := a.rareOf()
+	for i := range r.custom {
+		if r.custom[i].Channel == channel {
+			r.custom[i].N += n
 			return
 		}
 	}
-	*a.custom = append(custom, ChannelCount{channel, n})
+	r.custom = append(r.custom, ChannelCount{channel, n})
 }
 
 // customCounts returns the custom channels' counters (nil when none).
-func (a *aggregate) customCounts() []ChannelCount {
-	if a.custom == nil {
-		return nil
-	}
-	return *a.custom
-}
+func (a *aggregate) customCounts() []ChannelCount { return a.scores().custom }
 
 func (a *aggregate) counts() map[string]int64 {
 	out := make(map[string]int64, 4+len(a.customCounts()))
@@ -165,18 +180,19 @@ func (a *aggregate) add(e *event.Event) {
 			scale = *s.ScaleMax
 		}
 		low := *s.Score <= lowScoreShare*scale
+		r := a.rareOf()
 		switch s.Kind {
 		case "csat":
-			a.csat.keepLatest(sc)
+			r.csat.keepLatest(sc)
 		case "nps":
-			a.nps.keepLatest(sc)
+			r.nps.keepLatest(sc)
 			low = *s.Score <= 6 && scale == 10 || low
 		case "ces":
-			a.ces.keepLatest(sc)
+			r.ces.keepLatest(sc)
 			low = *s.Score >= (1-lowScoreShare)*scale // high effort is bad
 		}
 		if low {
-			a.lowScores++
+			r.lowScores++
 		}
 	}
 }
@@ -200,10 +216,13 @@ func (a *aggregate) merge(o *aggregate) {
 	}
 	a.orders += o.orders
 	a.spend += o.spend
-	a.csat.keepLatest(o.csat)
-	a.nps.keepLatest(o.nps)
-	a.ces.keepLatest(o.ces)
-	a.lowScores += o.lowScores
+	if or := o.rare; or != nil {
+		r := a.rareOf()
+		r.csat.keepLatest(or.csat)
+		r.nps.keepLatest(or.nps)
+		r.ces.keepLatest(or.ces)
+		r.lowScores += or.lowScores
+	}
 	a.abandoned += o.abandoned
 	a.longWaits += o.longWaits
 	a.returns += o.returns
@@ -242,7 +261,7 @@ func (a *aggregate) profile(id string, version int64, ids []event.Identifier, me
 		CustomerID: id, Version: version, Identifiers: ids, FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen),
 		EventCounts: a.counts(), Orders: int64(a.orders), TotalSpend: a.spend,
 		MergedIDs: slices.Clone(merged), UpdatedAt: at,
-		Friction: Friction{LowScores: int64(a.lowScores), AbandonedCalls: int64(a.abandoned), LongWaits: int64(a.longWaits), Returns: int64(a.returns)},
+		Friction: Friction{LowScores: int64(a.scores().lowScores), AbandonedCalls: int64(a.abandoned), LongWaits: int64(a.longWaits), Returns: int64(a.returns)},
 	}
 	p.Channels = slices.Sorted(maps.Keys(p.EventCounts))
 	if p.Identifiers == nil {
@@ -251,8 +270,9 @@ func (a *aggregate) profile(id string, version int64, ids []event.Identifier, me
 	if p.MergedIDs == nil {
 		p.MergedIDs = []string{}
 	}
-	p.Friction.Score = frictionWeight.lowScore*float64(a.lowScores) + frictionWeight.abandoned*float64(a.abandoned) +
+	r := a.scores()
+	p.Friction.Score = frictionWeight.lowScore*float64(r.lowScores) + frictionWeight.abandoned*float64(a.abandoned) +
 		frictionWeight.longWait*float64(a.longWaits) + frictionWeight.ret*float64(a.returns)
-	p.LastCSAT, p.LastNPS, p.LastCES = a.csat.value(), a.nps.value(), a.ces.value()
+	p.LastCSAT, p.LastNPS, p.LastCES = r.csat.value(), r.nps.value(), r.ces.value()
 	return p
 }

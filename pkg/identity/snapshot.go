@@ -56,10 +56,11 @@ func snapAggregateOf(a *aggregate) *snapAggregate {
 	if a == nil {
 		return nil
 	}
+	r := a.scores()
 	return &snapAggregate{
-		FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen), Builtin: widen(a.builtin), Custom: a.customCounts(),
-		Orders: int64(a.orders), Spend: a.spend, CSAT: snapScoreOf(a.csat), NPS: snapScoreOf(a.nps), CES: snapScoreOf(a.ces),
-		LowScores: int64(a.lowScores), Abandoned: int64(a.abandoned), LongWaits: int64(a.longWaits), Returns: int64(a.returns),
+		FirstSeen: fromNanos(a.firstSeen), LastSeen: fromNanos(a.lastSeen), Builtin: widen(a.builtin), Custom: r.custom,
+		Orders: int64(a.orders), Spend: a.spend, CSAT: snapScoreOf(r.csat), NPS: snapScoreOf(r.nps), CES: snapScoreOf(r.ces),
+		LowScores: int64(r.lowScores), Abandoned: int64(a.abandoned), LongWaits: int64(a.longWaits), Returns: int64(a.returns),
 	}
 }
 
@@ -84,8 +85,7 @@ func (s *snapAggregate) aggregate(slab *slab[aggregate]) *aggregate {
 	}
 	a := slab.new()
 	*a = aggregate{
-		builtin: narrow(s.Builtin), orders: uint32(s.Orders), spend: s.Spend, csat: s.CSAT.score(), nps: s.NPS.score(), ces: s.CES.score(),
-		lowScores: uint32(s.LowScores), abandoned: uint32(s.Abandoned), longWaits: uint32(s.LongWaits), returns: uint32(s.Returns),
+		builtin: narrow(s.Builtin), orders: uint32(s.Orders), spend: s.Spend, abandoned: uint32(s.Abandoned), longWaits: uint32(s.LongWaits), returns: uint32(s.Returns),
 	}
 	if !s.FirstSeen.IsZero() {
 		a.firstSeen = nanos(s.FirstSeen)
@@ -93,9 +93,8 @@ func (s *snapAggregate) aggregate(slab *slab[aggregate]) *aggregate {
 	if !s.LastSeen.IsZero() {
 		a.lastSeen = nanos(s.LastSeen)
 	}
-	if len(s.Custom) > 0 {
-		custom := slices.Clone(s.Custom)
-		a.custom = &custom
+	if len(s.Custom) > 0 || s.CSAT.Set || s.NPS.Set || s.CES.Set || s.LowScores != 0 {
+		a.rare = &rareAggregate{custom: slices.Clone(s.Custom), csat: s.CSAT.score(), nps: s.NPS.score(), ces: s.CES.score(), lowScores: uint32(s.LowScores)}
 	}
 	return a
 }
