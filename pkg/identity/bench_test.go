@@ -576,9 +576,9 @@ func benchFootprint(g *Graph) []benchPart {
 	var evNodes, evIDs uint64
 	var nEvNodes int
 	g.bySig.all(func(ev *evidence) {
-		if cap(ev.nodes) > 0 {
+		if cap(ev.nodes()) > 0 {
 			nEvNodes++
-			evNodes += benchClass(uintptr(cap(ev.nodes)) * ptr)
+			evNodes += benchClass(uintptr(cap(ev.nodes())) * ptr)
 		}
 		evIDs += uint64(len(ev.key.ID)) // in the arena
 	})

@@ -12,25 +12,25 @@ import (
 // growth and backward-shift deletions.
 func TestEvidenceIndexKeepsCollidingSetsApart(t *testing.T) {
 	x := newEvidenceIndex()
-	x.hashSet = func(maphash.Seed, []*node) uint64 { return 7 } // every set collides
+	x.hashSet = func(maphash.Seed, []*node) uint32 { return 7 } // every set collides
 	var evs []*evidence
 	for i := range 200 {
 		a, b := &node{key: fmt.Sprintf("email:%d", i)}, &node{key: fmt.Sprintf("phone:%d", i)}
-		ev := &evidence{nodes: []*node{a, b}}
+		ev := newEvidence(evKey{}, 0, []*node{a, b})
 		x.put(ev)
 		evs = append(evs, ev)
 	}
 	for i, ev := range evs {
-		if got := x.get([]*node{ev.nodes[1], ev.nodes[0]}); got != ev {
+		if got := x.get([]*node{ev.nodes()[1], ev.nodes()[0]}); got != ev {
 			t.Fatalf("set %d: lookup in another order found %v", i, got)
 		}
 	}
-	if x.get([]*node{evs[0].nodes[0], evs[1].nodes[1]}) != nil {
+	if x.get([]*node{evs[0].nodes()[0], evs[1].nodes()[1]}) != nil {
 		t.Fatal("a set never put was found")
 	}
-	later := &evidence{nodes: []*node{evs[5].nodes[1], evs[5].nodes[0]}}
+	later := newEvidence(evKey{}, 0, []*node{evs[5].nodes()[1], evs[5].nodes()[0]})
 	x.put(later)
-	if x.get(evs[5].nodes) != later || x.len() != len(evs) {
+	if x.get(evs[5].nodes()) != later || x.len() != len(evs) {
 		t.Fatalf("putting a set again did not replace it (%d entries)", x.len())
 	}
 	evs[5] = later
@@ -42,7 +42,7 @@ func TestEvidenceIndexKeepsCollidingSetsApart(t *testing.T) {
 		if i%2 == 0 {
 			want = nil
 		}
-		if got := x.get(ev.nodes); got != want {
+		if got := x.get(ev.nodes()); got != want {
 			t.Fatalf("set %d after removing every other one: got %v, want %v", i, got, want)
 		}
 	}

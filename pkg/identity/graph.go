@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -76,14 +78,26 @@ type node struct {
 	cust     *profile
 	agg      *aggregate // events anchored on this identifier
 	partners []partner  // stronger identifiers seen with it, for hub detection
-	first    evKey      // its earliest recorded evidence
-	prio     int32
-	hub      bool // quarantined: never links again
+	// first is the key of its earliest recorded evidence (nil: none),
+	// pointing into that evidence: 8 bytes where a copy takes 24. Evidence
+	// keys do not change once applied (only their id moves to the arena,
+	// the same string), so the pointer reads what a copy would hold.
+	first *evKey
+	prio  int32
+	hub   bool // quarantined: never links again
 	// noMerge: shared by several people (detected, or unlinked by an
 	// operator): it stays with the profile it first joined but never links
 	// anything again; events carrying it link their other identifiers.
 	noMerge bool
 	erased  bool
+}
+
+// firstKey is the key of n's earliest recorded evidence (zero: none).
+func (n *node) firstKey() evKey {
+	if n.first == nil {
+		return evKey{}
+	}
+	return *n.first
 }
 
 func (n *node) typ() string { t, _, _ := strings.Cut(n.key, ":"); return t }
@@ -101,14 +115,50 @@ type partner struct {
 // evidence is an event that linked identifiers: the ledger entry that makes
 // every link explainable and every merge reversible.
 type evidence struct {
-	// Fields are ordered to pack into 64 bytes: a graph holds about one
+	// Fields are ordered to pack into 48 bytes: a graph holds about one
 	// evidence per identifier.
-	key     evKey
-	nodes   []*node // linkable identifiers, by priority
-	hash    uint64  // of its identifier set, where the evidence index filed it
-	channel uint32  // index into Graph.channels
-	merge   bool    // it joined profiles when applied
-	kept    bool    // in the ledger, its event id in Graph.ids
+	key evKey
+	// list and n are its linkable identifiers, by priority: the first
+	// element and length of a slice (see nodes), 10 bytes where a slice
+	// header takes 24.
+	list    **node
+	hash    uint32 // of its identifier set, where the evidence index filed it
+	channel uint32 // index into Graph.channels
+	n       uint16
+	merge   bool // it joined profiles when applied
+	kept    bool // in the ledger, its event id in Graph.ids
+}
+
+// maxEvidenceNodes is how many identifiers evidence can hold (events carry at
+// most 64).
+const maxEvidenceNodes = math.MaxUint16
+
+// newEvidence returns evidence of nodes (at most maxEvidenceNodes), which it
+// keeps: the caller must not change them after.
+func newEvidence(key evKey, channel uint32, nodes []*node) *evidence {
+	ev := &evidence{key: key, channel: channel}
+	ev.setNodes(nodes)
+	return ev
+}
+
+// nodes returns ev's identifiers. The slice's capacity is its length, so an
+// append copies them instead of writing past them.
+func (ev *evidence) nodes() []*node {
+	if ev.list == nil {
+		return nil
+	}
+	return unsafe.Slice(ev.list, ev.n)
+}
+
+// setNodes makes nodes ev's identifiers.
+func (ev *evidence) setNodes(nodes []*node) {
+	if len(nodes) > maxEvidenceNodes {
+		panic(fmt.Sprintf("identity: evidence of %d identifiers (at most %d)", len(nodes), maxEvidenceNodes))
+	}
+	ev.list, ev.n = nil, uint16(len(nodes))
+	if len(nodes) > 0 {
+		ev.list = &nodes[0]
+	}
 }
 
 type profile struct {
@@ -196,7 +246,7 @@ func (g *Graph) Apply(e *event.Event) Result {
 			n.hub, n.partners = true, nil
 			// A hub is rare: find every profile whose evidence names it.
 			for _, p := range g.profiles {
-				if slices.ContainsFunc(p.evidence, func(ev *evidence) bool { return slices.Contains(ev.nodes, n) }) {
+				if slices.ContainsFunc(p.evidence, func(ev *evidence) bool { return slices.Contains(ev.nodes(), n) }) {
 					revealed = append(revealed, p)
 				}
 			}
@@ -209,7 +259,7 @@ func (g *Graph) Apply(e *event.Event) Result {
 			revealed = append(revealed, n.cust)
 		}
 		for _, m := range g.mentions[n] { // evidence that named it without linking it
-			if owner := m.nodes[0].cust; owner != nil {
+			if owner := m.nodes()[0].cust; owner != nil {
 				revealed = append(revealed, owner)
 			}
 		}
@@ -232,25 +282,25 @@ func (g *Graph) Apply(e *event.Event) Result {
 		return res
 	}
 
-	ev := &evidence{key: key, channel: g.channelIndex(e.Channel), nodes: nodes}
+	ev := newEvidence(key, g.channelIndex(e.Channel), nodes)
 	if g.isSuppressed(nodes) {
 		// An operator split these identifiers apart: the event counts for its
 		// strongest identifier's customer but links nothing.
-		ev = &evidence{key: key, channel: ev.channel, nodes: nodes[:1]}
+		ev = newEvidence(key, ev.channel, nodes[:1])
 	}
 	// An event is late when its component already holds evidence after it,
 	// the same identifier set was first seen later (the ledger keeps the
 	// earliest evidence of each identifier set), or it predates an identifier's
 	// sharing; it also replays what it revealed.
 	late := len(revealed) > 0
-	if old := g.bySig.get(ev.nodes); old != nil && old.key.compare(key) > 0 {
+	if old := g.bySig.get(ev.nodes()); old != nil && old.key.compare(key) > 0 {
 		late = true
 	}
 	set := revealed
-	for _, n := range ev.nodes {
+	for _, n := range ev.nodes() {
 		if n.cust != nil {
 			set = append(set, n.cust)
-			if n.cust.lastKey.compare(key) > 0 || (n.noMerge && key.compare(n.first) < 0) {
+			if n.cust.lastKey.compare(key) > 0 || (n.noMerge && key.compare(n.firstKey()) < 0) {
 				late = true
 			}
 		}
@@ -291,12 +341,12 @@ func (g *Graph) account(anchor *node, e *event.Event, key evKey, res *Result) {
 // is treated as if it always had been, so the merges it bridged are undone
 // and the result does not depend on when the sharing was noticed.
 func (g *Graph) usable(ev *evidence) []*node {
-	if len(ev.nodes) < 2 || !slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.noMerge }) {
-		return ev.nodes
+	if len(ev.nodes()) < 2 || !slices.ContainsFunc(ev.nodes(), func(n *node) bool { return n.noMerge }) {
+		return ev.nodes()
 	}
-	out := slices.DeleteFunc(slices.Clone(ev.nodes), func(n *node) bool { return n.noMerge && n.first != ev.key })
+	out := slices.DeleteFunc(slices.Clone(ev.nodes()), func(n *node) bool { return n.noMerge && n.firstKey() != ev.key })
 	if len(out) == 0 {
-		return ev.nodes[:1]
+		return ev.nodes()[:1]
 	}
 	return out
 }
@@ -461,7 +511,7 @@ done:
 	// Evidence enters the ledger when it names an identifier set the ledger
 	// lacks; its event id then moves to the arena before a new profile's
 	// creation key copies it.
-	keep := (len(nodes) > 1 || len(group) == 0) && g.bySig.get(ev.nodes) == nil
+	keep := (len(nodes) > 1 || len(group) == 0) && g.bySig.get(ev.nodes()) == nil
 	if keep && !ev.kept {
 		ev.kept, ev.key.ID = true, g.ids.intern(ev.key.ID)
 	}
@@ -494,11 +544,11 @@ done:
 	if keep {
 		g.bySig.put(ev)
 		target.evidence = insertSorted(target.evidence, ev)
-		for _, n := range ev.nodes {
+		for _, n := range ev.nodes() {
 			// An equal key is taken too: a replay may have set it from
 			// this evidence before its id moved to the arena.
-			if n.first == (evKey{}) || ev.key.compare(n.first) <= 0 {
-				n.first = ev.key
+			if n.first == nil || ev.key.compare(*n.first) <= 0 {
+				n.first = &ev.key
 			}
 		}
 		target.lastKey = maxKey(target.lastKey, ev.key)
@@ -542,8 +592,8 @@ func (g *Graph) absorb(p, q *profile, ev *evidence, res *Result, e *event.Event)
 	if res == nil {
 		return
 	}
-	ids := make([]event.Identifier, 0, len(ev.nodes))
-	for _, n := range ev.nodes {
+	ids := make([]event.Identifier, 0, len(ev.nodes()))
+	for _, n := range ev.nodes() {
 		ids = append(ids, n.identifier())
 	}
 	res.Changes = append(res.Changes, Change{
@@ -567,13 +617,13 @@ func (g *Graph) closure(set []*profile) []*profile {
 	}
 	for i := 0; i < len(out); i++ {
 		for _, ev := range out[i].evidence {
-			for _, n := range ev.nodes {
+			for _, n := range ev.nodes() {
 				add(n.cust)
 			}
 		}
 		for _, n := range out[i].nodes {
 			for _, m := range g.mentions[n] {
-				add(m.nodes[0].cust) // the profile that evidence linked
+				add(m.nodes()[0].cust) // the profile that evidence linked
 			}
 		}
 	}
@@ -597,18 +647,18 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 	var fresh []*node // identifiers the extra evidence brings in
 	if extra != nil {
 		all = append(all, extra)
-		for _, n := range extra.nodes {
+		for _, n := range extra.nodes() {
 			if n.cust == nil && oldOf[n] == nil {
 				fresh = append(fresh, n)
 			}
 		}
 	}
 	slices.SortFunc(all, func(a, b *evidence) int { return a.key.compare(b.key) })
-	first := map[*node]evKey{} // each identifier's earliest evidence
+	first := map[*node]*evKey{} // each identifier's earliest evidence
 	for _, ev := range all {
-		for _, n := range ev.nodes {
+		for _, n := range ev.nodes() {
 			if _, ok := first[n]; !ok {
-				first[n] = ev.key
+				first[n] = &ev.key
 			}
 		}
 	}
@@ -617,15 +667,15 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 	}
 	for _, ev := range all {
 		g.bySig.remove(ev)
-		for _, n := range ev.nodes {
+		for _, n := range ev.nodes() {
 			g.dropMention(n, ev)
 		}
 	}
 	for _, ev := range all {
-		if slices.ContainsFunc(ev.nodes, func(n *node) bool { return n.hub || n.erased }) {
-			ev.nodes = slices.DeleteFunc(ev.nodes, func(n *node) bool { return n.hub || n.erased })
+		if slices.ContainsFunc(ev.nodes(), func(n *node) bool { return n.hub || n.erased }) {
+			ev.setNodes(slices.DeleteFunc(ev.nodes(), func(n *node) bool { return n.hub || n.erased }))
 		}
-		if len(ev.nodes) == 0 || g.isSuppressed(ev.nodes) || (ev != extra && g.bySig.get(ev.nodes) != nil) {
+		if len(ev.nodes()) == 0 || g.isSuppressed(ev.nodes()) || (ev != extra && g.bySig.get(ev.nodes()) != nil) {
 			continue // gone, split apart by an operator, or a later duplicate of an identifier set
 		}
 		ev.merge = false
@@ -637,9 +687,9 @@ func (g *Graph) recompute(set []*profile, extra *evidence, res *Result, reason s
 	// simply unlinked, as an in-order run would have left them.
 	for n := range oldOf {
 		if n.cust == nil && !n.erased && (n.agg != nil || n.hub) {
-			created, ok := first[n]
-			if !ok {
-				created = evKey{At: n.agg.firstSeenMillis(), ID: n.key}
+			created := evKey{At: n.agg.firstSeenMillis(), ID: n.key}
+			if k, ok := first[n]; ok {
+				created = *k
 			}
 			p := g.newProfile(n.key, created)
 			n.cust = p
@@ -962,7 +1012,7 @@ func (g *Graph) Split(customerID string, at time.Time) (Result, error) {
 	var res Result
 	for _, ev := range p.evidence {
 		if ev.merge {
-			g.suppressed[signature(ev.nodes)] = true
+			g.suppressed[signature(ev.nodes())] = true
 		}
 	}
 	g.recompute(g.closure([]*profile{p}), nil, &res, ReasonSplit+live, at)
@@ -992,7 +1042,7 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 	}
 	for _, ev := range p.evidence {
 		g.bySig.remove(ev)
-		for _, n := range ev.nodes {
+		for _, n := range ev.nodes() {
 			g.dropMention(n, ev)
 		}
 	}
@@ -1004,17 +1054,17 @@ func (g *Graph) Erase(customerID string, at time.Time) (Result, error) {
 	erased := func(n *node) bool { return n.erased }
 	for _, q := range g.profiles {
 		for _, ev := range q.evidence {
-			if !slices.ContainsFunc(ev.nodes, erased) {
+			if !slices.ContainsFunc(ev.nodes(), erased) {
 				continue
 			}
 			// The index finds evidence by its identifier set: take it out
 			// while the set changes.
-			indexed := g.bySig.get(ev.nodes) == ev
+			indexed := g.bySig.get(ev.nodes()) == ev
 			if indexed {
 				g.bySig.remove(ev)
 			}
-			ev.nodes = slices.DeleteFunc(ev.nodes, erased)
-			if indexed && len(ev.nodes) > 0 && g.bySig.get(ev.nodes) == nil {
+			ev.setNodes(slices.DeleteFunc(ev.nodes(), erased))
+			if indexed && len(ev.nodes()) > 0 && g.bySig.get(ev.nodes()) == nil {
 				g.bySig.put(ev)
 			}
 		}

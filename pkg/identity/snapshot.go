@@ -135,7 +135,7 @@ func (g *Graph) Save(w io.Writer) error {
 	var s snapGraph
 	g.nodes.all(func(n *node) {
 		nodeIdx[n] = int32(len(s.Nodes))
-		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: snapAggregateOf(n.agg), Hub: n.hub, NoMerge: n.noMerge, First: n.first})
+		s.Nodes = append(s.Nodes, snapNode{Key: n.key, Agg: snapAggregateOf(n.agg), Hub: n.hub, NoMerge: n.noMerge, First: n.firstKey()})
 	})
 	profIdx := make(map[*profile]int32, len(g.profiles))
 	evIdx := map[*evidence]int32{}
@@ -146,7 +146,7 @@ func (g *Graph) Save(w io.Writer) error {
 		i := int32(len(s.Evidence))
 		evIdx[ev] = i
 		se := snapEvidence{Key: ev.key, Channel: g.channels[ev.channel], Merge: ev.merge}
-		for _, n := range ev.nodes {
+		for _, n := range ev.nodes() {
 			se.Nodes = append(se.Nodes, nodeIdx[n])
 		}
 		s.Evidence = append(s.Evidence, se)
@@ -216,23 +216,44 @@ func Load(r io.Reader, rules Rules) (*Graph, error) {
 	}
 	nodes := make([]*node, len(s.Nodes))
 	for i, sn := range s.Nodes {
-		sn.First = shared(sn.First)
 		n := g.nodeSlab.new()
-		*n = node{key: sn.Key, prio: int32(g.rules.rule((&node{key: sn.Key}).typ()).Priority), agg: sn.Agg.aggregate(&g.aggSlab), hub: sn.Hub, noMerge: sn.NoMerge, first: sn.First}
+		*n = node{key: sn.Key, prio: int32(g.rules.rule((&node{key: sn.Key}).typ()).Priority), agg: sn.Agg.aggregate(&g.aggSlab), hub: sn.Hub, noMerge: sn.NoMerge}
 		nodes[i] = n
 		g.nodes.put(n)
 	}
 	evs := make([]*evidence, len(s.Evidence))
 	for i, se := range s.Evidence {
-		ev := &evidence{key: se.Key, channel: g.channelIndex(se.Channel), merge: se.Merge, kept: true}
-		for _, j := range se.Nodes {
+		if len(se.Nodes) > maxEvidenceNodes {
+			return nil, fmt.Errorf("identity: snapshot is corrupt: evidence of %d identifiers", len(se.Nodes))
+		}
+		evNodes := make([]*node, len(se.Nodes))
+		for k, j := range se.Nodes {
 			if int(j) >= len(nodes) {
 				return nil, fmt.Errorf("identity: snapshot is corrupt: evidence names node %d of %d", j, len(nodes))
 			}
-			ev.nodes = append(ev.nodes, nodes[j])
+			evNodes[k] = nodes[j]
 		}
+		ev := newEvidence(se.Key, g.channelIndex(se.Channel), evNodes)
+		ev.merge, ev.kept = se.Merge, true
 		evs[i] = ev
 		g.bySig.put(ev)
+	}
+	// A node's first evidence is one of the ledger's (it points into it, as
+	// in the saved graph), or one a split or erasure dropped from it.
+	keys := make(map[evKey]*evKey, len(evs))
+	for _, ev := range evs {
+		keys[ev.key] = &ev.key
+	}
+	for i, sn := range s.Nodes {
+		if sn.First == (evKey{}) {
+			continue
+		}
+		if k, ok := keys[sn.First]; ok {
+			nodes[i].first = k
+		} else {
+			k := shared(sn.First)
+			nodes[i].first = &k
+		}
 	}
 	profs := make([]*profile, len(s.Profiles))
 	for i, sp := range s.Profiles {
