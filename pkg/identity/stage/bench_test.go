@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,54 +123,101 @@ func BenchmarkPassthrough(b *testing.B) {
 	env := newBenchEnv(b)
 	b.ResetTimer()
 	for range b.N {
-		ctx, cancel := context.WithCancel(context.Background())
-		prod := kafka.NewProducer(env.brokers, kafka.WriterConfig{}, zap.NewNop())
-		in := make(chan kafkago.Message, 4*config.DefaultIdentityBatch)
-		var wg sync.WaitGroup
-		for p := range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: env.brokers, Topic: "cx.events", Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-				defer r.Close()
-				for {
-					m, err := r.FetchMessage(ctx)
-					if err != nil {
-						return
-					}
-					select {
-					case in <- m:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
-		}
-		var done atomic.Int64
-		batch := make([]kafkago.Message, 0, config.DefaultIdentityBatch)
-		for done.Load() < benchEvents {
-			batch = append(batch[:0], <-in)
-		fill:
-			for len(batch) < cap(batch) {
-				select {
-				case m := <-in:
-					batch = append(batch, m)
-				default:
-					break fill
-				}
-			}
-			out := make([]kafkago.Message, len(batch))
-			for i, m := range batch {
-				out[i] = kafkago.Message{Topic: "bench.out", Key: m.Key, Value: m.Value}
-			}
-			if err := prod.Produce(ctx, out...); err != nil {
-				b.Fatal(err)
-			}
-			done.Add(int64(len(batch)))
-		}
-		cancel()
-		wg.Wait()
-		prod.Close()
+		passthrough(b, env, nil)
 	}
 	b.ReportMetric(float64(b.N*benchEvents)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkPassthroughDecoded is the passthrough that also decodes every
+// record into an event, as the stage does (the schema registry's serde and
+// goavro, on every core): the work any identity stage built on kafka-go and
+// goavro does before it resolves anything. It bounds what the stage can
+// reach on this machine.
+func BenchmarkPassthroughDecoded(b *testing.B) {
+	env := newBenchEnv(b)
+	cl, err := sr.NewClient(sr.URLs(env.registry))
+	if err != nil {
+		b.Fatal(err)
+	}
+	serde := avro.NewSerde(cl)
+	decode := func(batch []kafkago.Message) {
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(batch); i += workers {
+					native, _, err := serde.Decode(context.Background(), batch[i].Value)
+					if err == nil {
+						_, err = event.FromNative(native)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b.ResetTimer()
+	for range b.N {
+		passthrough(b, env, decode)
+	}
+	b.ReportMetric(float64(b.N*benchEvents)/b.Elapsed().Seconds(), "events/s")
+}
+
+// passthrough consumes benchEvents records of cx.events with a reader per
+// partition and produces them unchanged to bench.out in batches of the
+// stage's size, calling work (if any) on each batch first.
+func passthrough(b *testing.B, env benchEnv, work func([]kafkago.Message)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	prod := kafka.NewProducer(env.brokers, kafka.WriterConfig{}, zap.NewNop())
+	defer prod.Close()
+	in := make(chan kafkago.Message, 4*config.DefaultIdentityBatch)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before the wait: the readers stop on it
+	for p := range 3 {
+		wg.Go(func() {
+			r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: env.brokers, Topic: "cx.events", Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+			defer r.Close()
+			for {
+				m, err := r.FetchMessage(ctx)
+				if err != nil {
+					return
+				}
+				select {
+				case in <- m:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	var done atomic.Int64
+	batch := make([]kafkago.Message, 0, config.DefaultIdentityBatch)
+	for done.Load() < benchEvents {
+		batch = append(batch[:0], <-in)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		if work != nil {
+			work(batch)
+		}
+		out := make([]kafkago.Message, len(batch))
+		for i, m := range batch {
+			out[i] = kafkago.Message{Topic: "bench.out", Key: m.Key, Value: m.Value}
+		}
+		if err := prod.Produce(ctx, out...); err != nil {
+			b.Fatal(err)
+		}
+		done.Add(int64(len(batch)))
+	}
 }
