@@ -340,8 +340,11 @@ type Identity struct {
 	Kafka    Kafka
 	Registry Registry
 
-	Addr             string
-	AdminAddr        string
+	Addr      string
+	AdminAddr string
+	// AdvertiseURL is where other instances forward API requests while this
+	// one holds the lease (empty: derived from Addr when it listens).
+	AdvertiseURL     string
 	DataDir          string
 	RulesFile        string
 	SnapshotInterval time.Duration
@@ -360,6 +363,7 @@ func (c *Identity) Bind(fs *FlagSet) {
 	c.Registry.Bind(fs)
 	fs.String(&c.Addr, "identity-addr", DefaultIdentityAddr, "profile API listen address")
 	fs.String(&c.AdminAddr, "identity-admin-addr", DefaultIdentityAdminAddr, "health and metrics listen address (empty: only on the API address)")
+	fs.String(&c.AdvertiseURL, "identity-advertise-url", "", "URL at which the other identity instances reach this one's API, to forward requests while it is active (empty: http://host:port of identity-addr, with the hostname when it listens on every interface)")
 	fs.String(&c.DataDir, "identity-data-dir", DefaultIdentityDataDir, "directory of the graph snapshots")
 	fs.String(&c.RulesFile, "identity-rules-file", "", "YAML overriding identifier priorities and limits, hub detection, blocklist and journey phases")
 	fs.Duration(&c.SnapshotInterval, "identity-snapshot-interval", DefaultSnapshotInterval, "how often the graph and its input offsets are saved (a restart replays at most this much)")
@@ -381,6 +385,11 @@ func (c *Identity) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if c.AdvertiseURL != "" {
+		if u, err := url.Parse(c.AdvertiseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("identity-advertise-url: %q is not an http(s) URL of a host (scheme://host:port)", c.AdvertiseURL))
 		}
 	}
 	if c.DataDir == "" {

@@ -111,3 +111,31 @@ func TestEnvName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestIdentityAdvertiseURL: the URL standbys forward to is a scheme and a
+// host, nothing else; empty (derived from the listener) is the default.
+func TestIdentityAdvertiseURL(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"", true},
+		{"http://cx360-identity-0.cx360-identity-headless:8082", true},
+		{"https://identity.example:8443/", true},
+		{"cx360-identity-0:8082", false},
+		{"ftp://identity:21", false},
+		{"http://identity:8082/v1", false},
+		{"http://", false},
+	} {
+		var cfg Identity
+		fs := NewFlagSet("t", func(string) (string, bool) { return "", false })
+		cfg.Bind(fs)
+		if err := fs.Parse([]string{"--identity-advertise-url=" + c.url}); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.Validate()
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "identity-advertise-url")) {
+			t.Errorf("%q: %v", c.url, err)
+		}
+	}
+}

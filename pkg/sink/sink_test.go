@@ -102,10 +102,10 @@ func (e *env) waitActive() {
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(e.ep.Identity + "/v1/status")
 		if err == nil {
-			var st struct{ Active bool }
+			var st struct{ Serving bool }
 			_ = json.NewDecoder(resp.Body).Decode(&st)
 			resp.Body.Close()
-			if st.Active {
+			if st.Serving {
 				return
 			}
 		}

@@ -19,10 +19,13 @@ import (
 //	DELETE /v1/customers/{id}                      erasure
 //	POST   /v1/customers/{id}/split                undo the customer's merges
 //	POST   /v1/identifiers/{type}/{value}/unlink   stop an identifier bridging profiles, undo its merges
+//
+// A standby forwards every request to the active instance (see forward).
 type API struct {
-	stage  *Stage
-	region string
-	logger *zap.Logger
+	stage     *Stage
+	region    string
+	logger    *zap.Logger
+	transport http.RoundTripper // to the active instance
 }
 
 // Register adds the API's routes to mux and returns their patterns.
@@ -39,10 +42,30 @@ func (a *API) Register(mux *http.ServeMux) []string {
 	}
 	patterns := make([]string, 0, len(routes))
 	for _, r := range routes {
-		mux.HandleFunc(r.pattern, r.handler)
+		mux.HandleFunc(r.pattern, a.activeOnly(r.handler))
 		patterns = append(patterns, r.pattern)
 	}
 	return patterns
+}
+
+// activeOnly serves a request on the active instance once it serves, and
+// forwards it from a standby, whose graph is a snapshot that may predate
+// erasures. An instance that just took the lease answers 503 catching_up
+// until it has resolved the backlog and applied its predecessors' operator
+// actions again: until then its graph may hold a customer they erased, and
+// lack customers and links they saw.
+func (a *API) activeOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !a.stage.Active():
+			a.forward(w, r)
+		case !a.stage.Serving():
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, apiError{"catching_up", ErrCatchingUp.Error()})
+		default:
+			h(w, r)
+		}
+	}
 }
 
 type apiError struct {
@@ -107,8 +130,7 @@ func (a *API) do(w http.ResponseWriter, r *http.Request, apply func(g *identity.
 	case errors.Is(err, identity.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, apiError{"not_found", err.Error()})
 	case errors.Is(err, ErrStandby):
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"standby", err.Error()})
+		a.refuse(w, err.Error()) // the lease moved while the request was on its way
 	case err != nil:
 		a.logger.Warn("identity command failed", zap.Error(err))
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the change could not be made durable; retry"})

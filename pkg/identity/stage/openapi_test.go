@@ -195,10 +195,11 @@ func startIdentity(t *testing.T, cfg config.Identity) *stage.Service {
 	return svc
 }
 
-// waitElected waits until svc holds the lease, failing the test after 30 s.
+// waitElected waits until svc holds the lease and serves the API (it caught
+// up), failing the test after 30 s.
 func waitElected(t *testing.T, svc *stage.Service) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !svc.Stage().Active(); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !svc.Stage().Serving(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("identity never became active")
 		}
@@ -281,7 +282,12 @@ func TestOpenAPIIdentityAnswersMatchTheDocument(t *testing.T) {
 	brokers := kafkatest.NewBroker(t)
 	reg := registrytest.Start(t)
 	in := ingestService(t, brokers, reg.URL())
-	active := identityService(t, brokers, reg.URL())
+	// The active instance advertises a URL nothing answers at, so that the
+	// standby started below cannot forward to it and answers 503 itself
+	// (TestStandbyForwardsToTheActive covers forwarding).
+	cfg := identityConfig(t, brokers, reg.URL())
+	cfg.AdvertiseURL = "http://127.0.0.1:1"
+	active := startIdentity(t, cfg)
 	c := newAPIContract(t)
 	api := "http://" + active.Addr()
 
@@ -302,16 +308,17 @@ func TestOpenAPIIdentityAnswersMatchTheDocument(t *testing.T) {
 		t.Errorf("routes registered on the server\n %q\ndocumented\n %q", routes, documented)
 	}
 
-	poll(t, "identity active", func() bool {
-		var st struct{ Active bool }
-		return plainGet(t, c.client, api+"/v1/status", &st) == http.StatusOK && st.Active
+	poll(t, "identity serving", func() bool {
+		var st struct{ Serving bool }
+		return plainGet(t, c.client, api+"/v1/status", &st) == http.StatusOK && st.Serving
 	})
 	type statusAnswer struct {
 		Active    bool
+		Serving   bool
 		Processed int64
 	}
-	if st := decodeAs[statusAnswer](t, c.exchange(http.MethodGet, api+"/v1/status", true, http.StatusOK)); !st.Active {
-		t.Errorf("status %+v: want active", st)
+	if st := decodeAs[statusAnswer](t, c.exchange(http.MethodGet, api+"/v1/status", true, http.StatusOK)); !st.Active || !st.Serving {
+		t.Errorf("status %+v: want active and serving", st)
 	}
 
 	send := func(channel, ndjson string) {
@@ -417,20 +424,23 @@ func TestOpenAPIIdentityAnswersMatchTheDocument(t *testing.T) {
 	}
 
 	// 503: a second instance in the same group is on standby (the first keeps
-	// the lease); it refuses commands with Retry-After.
+	// the lease), and the active one does not answer at the URL it advertised:
+	// the standby refuses reads and commands alike, with Retry-After.
 	standby := identityService(t, brokers, reg.URL())
 	spare := "http://" + standby.Addr()
 	if st := decodeAs[statusAnswer](t, c.exchange(http.MethodGet, spare+"/v1/status", true, http.StatusOK)); st.Active {
 		t.Fatalf("second instance is active; want standby")
 	}
-	for _, cmd := range []struct{ method, path string }{
+	for _, req := range []struct{ method, path string }{
+		{http.MethodGet, "/v1/customers/" + loyal.CustomerID},
+		{http.MethodGet, "/v1/customers/lookup?type=loyalty_id&value=L-77"},
 		{http.MethodDelete, "/v1/customers/" + loyal.CustomerID},
 		{http.MethodPost, "/v1/customers/" + loyal.CustomerID + "/split"},
 		{http.MethodPost, "/v1/identifiers/loyalty_id/L-77/unlink"},
 	} {
-		r := c.exchange(cmd.method, spare+cmd.path, true, http.StatusServiceUnavailable)
+		r := c.exchange(req.method, spare+req.path, true, http.StatusServiceUnavailable)
 		if code := errCode(r); code != "standby" || r.header.Get("Retry-After") != "5" {
-			t.Errorf("%s %s on standby: code %q, Retry-After %q", cmd.method, cmd.path, code, r.header.Get("Retry-After"))
+			t.Errorf("%s %s on standby: code %q, Retry-After %q", req.method, req.path, code, r.header.Get("Retry-After"))
 		}
 	}
 	// The standby refused: the loyalty customer is still there on the active one.

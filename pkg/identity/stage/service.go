@@ -30,6 +30,8 @@ type Service struct {
 	routes []string // every pattern on the API's mux, for Routes
 	admin  *health.AdminServer
 	ln     net.Listener
+	// forwarding carries a standby's requests to the active instance.
+	forwarding *http.Transport
 
 	cancel   context.CancelFunc
 	runDone  chan struct{} // closed when the worker returns
@@ -60,17 +62,18 @@ func NewService(ctx context.Context, cfg config.Identity, reg *prometheus.Regist
 	checker.Add("kafka", st.cluster.Ping)
 	checker.Add("schema_registry", func(ctx context.Context) error { return avro.Ping(ctx, client) })
 	mux := http.NewServeMux()
-	routes := (&API{stage: st, region: cfg.DefaultRegion, logger: logger}).Register(mux)
+	forwarding := forwardTransport()
+	routes := (&API{stage: st, region: cfg.DefaultRegion, logger: logger, transport: forwarding}).Register(mux)
 	routes = append(routes, health.Register(mux, checker, gatherer)...)
 	mux.HandleFunc(statusPattern, func(w http.ResponseWriter, _ *http.Request) {
 		var stats any
 		st.Read(func(g *identity.Graph) { stats = g.Stats() })
-		writeJSON(w, http.StatusOK, map[string]any{"active": st.Active(), "processed": st.Processed(), "graph": stats})
+		writeJSON(w, http.StatusOK, map[string]any{"active": st.Active(), "serving": st.Serving(), "processed": st.Processed(), "graph": stats})
 	})
 	mux.Handle(openAPIPattern, health.StaticJSON(schemas.MustOpenAPI(schemas.OpenAPIIdentity)))
 	routes = append(routes, statusPattern, openAPIPattern)
 	s := &Service{
-		cfg: cfg, logger: logger, stage: st, routes: routes,
+		cfg: cfg, logger: logger, stage: st, routes: routes, forwarding: forwarding,
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(logger.Named("http"))},
 	}
 	if cfg.AdminAddr != "" {
@@ -104,6 +107,7 @@ func (s *Service) Start() error {
 		return fmt.Errorf("identity: listening on %s: %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
+	s.stage.SetAdvertiseURL(advertiseURL(s.cfg.AdvertiseURL, ln.Addr()))
 	go func() { _ = s.srv.Serve(ln) }() // ends when Shutdown closes the server
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -134,6 +138,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		if s.ln != nil {
 			errs = append(errs, s.srv.Shutdown(ctx))
 		}
+		s.forwarding.CloseIdleConnections()
 		if s.cancel != nil {
 			s.cancel()
 			select {

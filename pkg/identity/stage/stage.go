@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -80,7 +79,11 @@ type Stage struct {
 	dirty     map[string]bool
 	lastFlush time.Time
 
-	active    atomic.Bool  // this instance holds the lease and works
+	active atomic.Bool // this instance holds the lease and works
+	// serving: active, and caught up with the events and with its
+	// predecessors' operator actions (reconciled), so that its graph may
+	// answer the API. Before, it may hold a customer a predecessor erased.
+	serving   atomic.Bool
 	heldLease atomic.Bool  // it held the lease in its last generation (kept on rebalances)
 	processed atomic.Int64 // input records resolved and acknowledged since start
 	commands  chan command
@@ -88,7 +91,20 @@ type Stage struct {
 	// commands (nil before the first term): a command sent then would wait
 	// for nobody.
 	working atomic.Pointer[chan struct{}]
+	// advertise is this instance's API URL, written with each epoch it
+	// claims (set by SetAdvertiseURL before Run); activeURL caches the one
+	// the latest epoch names.
+	advertise string
+	activeURL activeURL
 }
+
+// epochKey is the key of the records claiming an epoch on the lease topic;
+// their value is the claiming instance's API URL.
+const epochKey = "epoch"
+
+// SetAdvertiseURL sets the URL other instances forward API requests to while
+// this one is active. Call it before Run.
+func (s *Stage) SetAdvertiseURL(u string) { s.advertise = u }
 
 // command is an operator action (unlink, split, erase) applied by the worker
 // loop, so that the graph has a single writer.
@@ -104,6 +120,10 @@ type commandResult struct {
 
 // ErrStandby is returned by commands sent to an instance that does not hold the lease.
 var ErrStandby = errors.New("this identity instance is on standby; another one is active")
+
+// ErrCatchingUp is the answer of an instance that took the lease and has not
+// yet caught up with the events and its predecessors' operator actions.
+var ErrCatchingUp = errors.New("this identity instance took the lease and is catching up with the events and its predecessors' erasures, splits and unlinks")
 
 // New prepares the stage: topics, schemas, producer. Nothing is consumed until Run.
 func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *Metrics, logger *zap.Logger) (*Stage, error) {
@@ -157,10 +177,9 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		commands: make(chan command),
 		dirty:    map[string]bool{},
 	}
-	// Until this instance is elected, serve what the last snapshot knows.
-	if g, _, err := store.load(rules); err == nil {
-		s.graph = g
-	} else if s.graph, err = identity.NewGraph(rules); err != nil {
+	// Until elected, the instance holds no graph: a standby forwards the API
+	// to the active instance, and loads its snapshot when it takes over.
+	if s.graph, err = identity.NewGraph(rules); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -168,6 +187,11 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 
 // Active reports whether this instance holds the lease.
 func (s *Stage) Active() bool { return s.active.Load() }
+
+// Serving reports whether this instance answers the API from its graph: it
+// holds the lease, has resolved the events that were there when it took it,
+// and has applied again its predecessors' operator actions.
+func (s *Stage) Serving() bool { return s.serving.Load() }
 
 // Close releases the producer.
 func (s *Stage) Close() error { return s.prod.Close() }
@@ -219,6 +243,7 @@ func (s *Stage) Run(ctx context.Context) error {
 		})
 		<-done
 		s.active.Store(false)
+		s.serving.Store(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -480,6 +505,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 					return err
 				}
 				reconciled = true
+				s.serving.Store(true)
 			}
 			if time.Since(lastSnap) >= s.cfg.SnapshotInterval {
 				if err := snapshot(); err != nil {
@@ -570,15 +596,15 @@ func (s *Stage) listOffsets(ctx context.Context, topic string, first bool) (map[
 
 // claimEpoch returns a number greater than any an earlier instance claimed:
 // one plus the offset of a record this instance appends to the lease topic.
-// Kafka's offsets only grow, across broker restarts and instances alike.
+// Kafka's offsets only grow, across broker restarts and instances alike. The
+// record names this instance's API URL, for standbys to forward requests to.
 func (s *Stage) claimEpoch(ctx context.Context) (int64, error) {
 	client, done := s.client()
 	defer done()
-	host, _ := os.Hostname()
 	resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
 		Topic: s.topics.IdentityLease, Partition: 0, RequiredAcks: kafkago.RequireAll,
 		Records: kafkago.NewRecordReader(kafkago.Record{
-			Time: time.Now(), Key: kafkago.NewBytes([]byte("epoch")), Value: kafkago.NewBytes([]byte(host)),
+			Time: time.Now(), Key: kafkago.NewBytes([]byte(epochKey)), Value: kafkago.NewBytes([]byte(s.advertise)),
 		}),
 	})
 	if err == nil && resp.Error != nil {

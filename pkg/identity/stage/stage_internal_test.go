@@ -2,6 +2,8 @@ package stage
 
 import (
 	"encoding/json"
+	"net"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -71,5 +73,31 @@ func TestLeaseStaysWithItsHolder(t *testing.T) {
 	got = leaseBalancer{}.AssignGroups([]kafkago.GroupMember{{ID: "z"}, {ID: "m"}}, parts)
 	if len(got["m"]["cx.identity.lease"]) != 1 {
 		t.Fatalf("without a holder the lowest id must win: %v", got)
+	}
+}
+
+// TestAdvertiseURL: without a configured URL, an instance advertises its
+// listener, under its hostname when it listens on every interface.
+func TestAdvertiseURL(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		configured, listener, want string
+	}{
+		{"http://identity-0.identity:8082/", "127.0.0.1:8082", "http://identity-0.identity:8082"},
+		{"", "127.0.0.1:40123", "http://127.0.0.1:40123"},
+		{"", "0.0.0.0:8082", "http://" + net.JoinHostPort(host, "8082")},
+		{"", "[::]:8082", "http://" + net.JoinHostPort(host, "8082")},
+		{"", "[::1]:8082", "http://[::1]:8082"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", c.listener)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := advertiseURL(c.configured, addr); got != c.want {
+			t.Errorf("advertiseURL(%q, %s) = %q, want %q", c.configured, c.listener, got, c.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,8 +65,8 @@ func startParts(t *testing.T, dir string, infraOnly bool) (*stack, *devstack.Sta
 func (s *stack) waitActive() {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		var st struct{ Active bool }
-		if s.getJSON("/v1/status", &st) == http.StatusOK && st.Active {
+		var st struct{ Serving bool }
+		if s.getJSON("/v1/status", &st) == http.StatusOK && st.Serving {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -336,8 +337,34 @@ func TestTakeoverReappliesOperatorActions(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "identity")); err != nil {
 		t.Fatal(err)
 	}
-	s2, ds2 := startStack(t, dir)
+	s2, ds2 := startParts(t, dir, false)
 	defer ds2.Shutdown(context.Background())
+	// From its first moment, the successor never shows the erased customer,
+	// though its replay rebuilds it before the erasure is applied again.
+	var watching sync.WaitGroup
+	stopWatching := make(chan struct{})
+	seen := map[int]int{}
+	watching.Go(func() {
+		client := &http.Client{Timeout: 5 * time.Second}
+		defer client.CloseIdleConnections()
+		for {
+			select {
+			case <-stopWatching:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if resp, err := client.Get(s2.ep.Identity + "/v1/customers/" + ann.CustomerID); err == nil {
+				seen[resp.StatusCode]++
+				resp.Body.Close()
+			}
+		}
+	})
+	s2.waitActive()
+	close(stopWatching)
+	watching.Wait()
+	if seen[http.StatusOK] > 0 || seen[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("while the successor caught up, GET of the erased customer answered %v; want only 503 catching_up, then 404", seen)
+	}
 	s2.waitFor("cx.identity.changes", "the erasure applied again", func(r []record) bool {
 		n := 0
 		for _, c := range r {

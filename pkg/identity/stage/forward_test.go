@@ -1,0 +1,94 @@
+package stage_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cx360/cx360/pkg/ingest"
+	"github.com/cx360/cx360/pkg/kafka/kafkatest"
+	"github.com/cx360/cx360/pkg/registry/registrytest"
+)
+
+// TestStandbyForwardsToTheActive: a standby answers every API request with
+// the active instance's answer, so an erasure made through either instance
+// is seen through both at once. Before, a standby answered reads from its
+// own last snapshot, which still held the erased customer.
+func TestStandbyForwardsToTheActive(t *testing.T) {
+	brokers := kafkatest.NewBroker(t)
+	reg := registrytest.Start(t)
+	in := ingestService(t, brokers, reg.URL())
+	active := identityService(t, brokers, reg.URL())
+	waitElected(t, active)
+	standby := identityService(t, brokers, reg.URL())
+	time.Sleep(time.Second) // let the group settle: the standby joined, and the lease stayed
+	if standby.Stage().Active() || !active.Stage().Active() {
+		t.Fatal("the second instance took the lease; want it on standby")
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	call := func(method, url string, header http.Header) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		return res.StatusCode, string(b)
+	}
+
+	res, err := client.Post("http://"+in.Addr()+"/v1/web/events", "application/x-ndjson",
+		strings.NewReader(`{"event_id":"f1","type":"login","timestamp":"2026-11-02T09:05:00Z","identifiers":{"anonymous_id":"anon-f","email":"fay@example.com"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted ingest.Result
+	if err := json.NewDecoder(res.Body).Decode(&accepted); err != nil || res.StatusCode != http.StatusAccepted || accepted.Accepted != 1 {
+		t.Fatalf("ingest: %d %+v %v", res.StatusCode, accepted, err)
+	}
+	res.Body.Close()
+	lookup := "/v1/customers/lookup?type=email&value=fay@example.com"
+	var fay apiProfile
+	poll(t, "the customer resolved", func() bool { return plainGet(t, client, "http://"+active.Addr()+lookup, &fay) == http.StatusOK })
+
+	// Reads through the standby are the active instance's answers.
+	for _, path := range []string{lookup, "/v1/customers/" + fay.CustomerID} {
+		code, body := call(http.MethodGet, "http://"+standby.Addr()+path, nil)
+		var got apiProfile
+		if err := json.Unmarshal([]byte(body), &got); code != http.StatusOK || err != nil || got.CustomerID != fay.CustomerID {
+			t.Fatalf("GET %s on the standby: %d %s", path, code, body)
+		}
+	}
+	// An erasure sent to the standby is made by the active instance, and
+	// neither instance shows the customer after.
+	code, body := call(http.MethodDelete, "http://"+standby.Addr()+"/v1/customers/"+fay.CustomerID, nil)
+	if code != http.StatusOK || !strings.Contains(body, `"kind":"erase"`) {
+		t.Fatalf("DELETE on the standby: %d %s", code, body)
+	}
+	for _, svc := range []string{active.Addr(), standby.Addr()} {
+		for _, path := range []string{lookup, "/v1/customers/" + fay.CustomerID} {
+			if code, body := call(http.MethodGet, "http://"+svc+path, nil); code != http.StatusNotFound {
+				t.Errorf("GET %s on %s after the erasure: %d %s", path, svc, code, body)
+			}
+		}
+	}
+	// A request another standby forwarded is not forwarded again.
+	code, body = call(http.MethodGet, "http://"+standby.Addr()+lookup, http.Header{"Cx360-Forwarded-By": {"http://127.0.0.1:9"}})
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"standby"`) {
+		t.Errorf("a forwarded request on the standby: %d %s", code, body)
+	}
+}
