@@ -125,6 +125,8 @@ func TestIdentityAdvertiseURL(t *testing.T) {
 		{"cx360-identity-0:8082", false},
 		{"ftp://identity:21", false},
 		{"http://identity:8082/v1", false},
+		{"http://identity:8082/?x=1", false},
+		{"http://user:pw@identity:8082", false},
 		{"http://", false},
 	} {
 		var cfg Identity

@@ -48,24 +48,25 @@ func (a *API) Register(mux *http.ServeMux) []string {
 	return patterns
 }
 
-// activeOnly serves a request on the active instance once it serves, and
-// forwards it from a standby, whose graph is a snapshot that may predate
-// erasures. An instance that just took the lease answers 503 catching_up
-// until it has resolved the backlog and applied its predecessors' operator
-// actions again: until then its graph may hold a customer they erased, and
-// lack customers and links they saw.
+// activeOnly serves a request on the active instance, and forwards it from
+// a standby (see forward). The active instance itself answers 503
+// catching_up until its graph holds its predecessors' operator actions
+// (Stage.ReadServing, and the worker for commands): until then it may hold
+// a customer they erased.
 func (a *API) activeOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case !a.stage.Active():
-			a.forward(w, r)
-		case !a.stage.Serving():
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusServiceUnavailable, apiError{"catching_up", ErrCatchingUp.Error()})
-		default:
+		if a.stage.Active() {
 			h(w, r)
+			return
 		}
+		a.forward(w, r, h)
 	}
+}
+
+// catchingUp answers 503 catching_up: retry in a moment.
+func (a *API) catchingUp(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, apiError{"catching_up", ErrCatchingUp.Error()})
 }
 
 type apiError struct {
@@ -83,7 +84,10 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var p identity.Profile
 	var ok bool
-	a.stage.Read(func(g *identity.Graph) { p, ok = g.Profile(id) })
+	if !a.stage.ReadServing(func(g *identity.Graph) { p, ok = g.Profile(id) }) {
+		a.catchingUp(w)
+		return
+	}
 	if !ok {
 		writeJSON(w, http.StatusNotFound, apiError{"not_found", "no customer " + id})
 		return
@@ -109,7 +113,10 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request) {
 	}
 	var p identity.Profile
 	var ok bool
-	a.stage.Read(func(g *identity.Graph) { p, ok = g.Lookup(typ, value) })
+	if !a.stage.ReadServing(func(g *identity.Graph) { p, ok = g.Lookup(typ, value) }) {
+		a.catchingUp(w)
+		return
+	}
 	if !ok {
 		writeJSON(w, http.StatusNotFound, apiError{"not_found", "no customer holds " + typ + " " + value})
 		return
@@ -131,6 +138,8 @@ func (a *API) do(w http.ResponseWriter, r *http.Request, apply func(g *identity.
 		writeJSON(w, http.StatusNotFound, apiError{"not_found", err.Error()})
 	case errors.Is(err, ErrStandby):
 		a.refuse(w, err.Error()) // the lease moved while the request was on its way
+	case errors.Is(err, ErrCatchingUp):
+		a.catchingUp(w)
 	case err != nil:
 		a.logger.Warn("identity command failed", zap.Error(err))
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the change could not be made durable; retry"})

@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -18,9 +19,10 @@ import (
 
 // A standby's graph is its own last snapshot: it may be hours old and may
 // still hold a customer the active instance erased since. So a standby
-// serves nothing from it: it forwards every API request to the active
-// instance, whose URL the active one wrote on the lease topic when it
-// claimed its epoch, and answers 503 standby when it cannot.
+// serves none of the profile API from it: it forwards those requests to the
+// active instance, whose URL the active one wrote on the lease topic when it
+// claimed its epoch, and answers 503 standby when it cannot. (Its own
+// /v1/status, health and metrics it answers itself.)
 
 // forwardedHeader marks a request a standby forwarded. An instance that gets
 // one while not active refuses it instead of forwarding it again (two
@@ -52,48 +54,69 @@ func advertiseURL(configured string, ln net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// activeURL remembers the active instance's URL read from the lease topic.
+// activeURL remembers the active instance's URL read from the lease topic,
+// and the topic's end offset it was read at: while the end stays, so does
+// the latest claim, and only the offset needs asking.
 type activeURL struct {
 	mu   sync.Mutex
 	url  string
+	end  int64 // the lease topic's end offset when url was read
 	read time.Time
 }
 
 // ActiveURL returns the URL of the instance that claimed the latest epoch
 // ("" when none named one: no epoch yet, or one claimed by an older version
-// that wrote only its hostname).
+// that wrote only its hostname). When Kafka cannot be asked, it returns the
+// last URL it read along with the error: the instance there checks for
+// itself whether it is active.
 func (s *Stage) ActiveURL(ctx context.Context) (string, error) {
-	s.activeURL.mu.Lock()
-	defer s.activeURL.mu.Unlock()
-	if time.Since(s.activeURL.read) < activeURLTTL {
-		return s.activeURL.url, nil
+	c := &s.activeURL
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.read) < activeURLTTL {
+		return c.url, nil
 	}
-	end, err := s.endOffsets(ctx, s.topics.IdentityLease)
+	ends, err := s.endOffsets(ctx, s.topics.IdentityLease)
 	if err != nil {
-		return "", err
+		return c.url, err
 	}
-	latest := ""
-	if end[0] > 0 {
-		err := s.readFrom(ctx, s.topics.IdentityLease, map[int]int64{0: end[0] - 1}, func(m kafkago.Message) bool {
-			if string(m.Key) == epochKey {
-				latest = string(m.Value)
+	end := ends[0]
+	if end != c.end || c.read.IsZero() {
+		latest := ""
+		if end > 0 {
+			err := s.readFrom(ctx, s.topics.IdentityLease, map[int]int64{0: end - 1}, func(m kafkago.Message) bool {
+				if string(m.Key) == epochKey {
+					latest = string(m.Value)
+				}
+				return true
+			})
+			if err != nil {
+				return c.url, err
 			}
-			return true
-		})
-		if err != nil {
-			return "", err
 		}
+		if u, err := url.Parse(latest); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			latest = ""
+		}
+		c.url, c.end = latest, end
 	}
-	if u, err := url.Parse(latest); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		latest = ""
-	}
-	s.activeURL.url, s.activeURL.read = latest, time.Now()
-	return latest, nil
+	c.read = time.Now()
+	return c.url, nil
 }
 
-// forward sends a request this standby cannot serve to the active instance,
-// or answers 503 standby when there is none to send it to.
-func (a *API) forward(w http.ResponseWriter, r *http.Request) {
+// Bounds on a forwarded request, past which the standby answers 503: a read
+// takes milliseconds; a command waits for its outputs to be acknowledged
+// and the graph saved (each bounded by 30 s on the active instance).
+const (
+	forwardReadTimeout    = 15 * time.Second
+	forwardCommandTimeout = 90 * time.Second
+)
+
+// forward sends a request this standby cannot serve to the active instance.
+// When the latest epoch is this instance's own (it was active, and between
+// two terms of its own, as a standby joining the group makes), it serves the
+// request itself if its graph may still answer. Otherwise it answers 503
+// standby.
+func (a *API) forward(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
 	if by := r.Header.Get(forwardedHeader); by != "" {
 		a.refuse(w, fmt.Sprintf("%v (a request forwarded by %s reached another standby)", ErrStandby, by))
 		return
@@ -102,12 +125,17 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 	target, err := a.stage.ActiveURL(ctx)
 	cancel()
 	if err != nil {
-		a.logger.Warn("identity: reading the active instance's URL", zap.Error(err))
+		a.logger.Debug("identity: reading the active instance's URL", zap.Error(err))
 	}
 	self := a.stage.advertise
-	if target == "" || target == self {
-		// Nobody to forward to: no instance claimed an epoch with a URL, or
-		// this one was the last to and its successor has not yet.
+	switch {
+	case target != "" && target == self && a.stage.Serving():
+		serve(w, r)
+		return
+	case target == "" || target == self:
+		// Nobody to forward to: no instance claimed an epoch with a URL (or
+		// only an older version did, which names no URL), or this one was
+		// the last to and its graph may not answer.
 		a.refuse(w, ErrStandby.Error())
 		return
 	}
@@ -116,19 +144,27 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, ErrStandby.Error())
 		return
 	}
+	timeout := forwardCommandTimeout
+	if r.Method == http.MethodGet {
+		timeout = forwardReadTimeout
+	}
+	ctx, cancel = context.WithTimeout(r.Context(), timeout)
+	defer cancel()
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(to)
 			pr.SetXForwarded()
-			pr.Out.Header.Set(forwardedHeader, self)
+			pr.Out.Header.Set(forwardedHeader, cmp.Or(self, "a standby"))
 		},
 		Transport: a.transport,
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			a.logger.Warn("identity: forwarding to the active instance", zap.String("active", target), zap.Error(err))
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() == nil || ctx.Err() == context.DeadlineExceeded {
+				a.logger.Warn("identity: forwarding to the active instance", zap.String("active", target), zap.Error(err))
+			}
 			a.refuse(w, fmt.Sprintf("%v, and %s does not answer", ErrStandby, target))
 		},
 	}
-	proxy.ServeHTTP(w, r)
+	proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // refuse answers 503 standby: retry later, when the lease has settled.
@@ -137,11 +173,13 @@ func (a *API) refuse(w http.ResponseWriter, message string) {
 	writeJSON(w, http.StatusServiceUnavailable, apiError{"standby", message})
 }
 
-// forwardTransport connects to the active instance: a dead one is found out
-// within seconds (its successor needs about 6 s to take over anyway).
+// forwardTransport connects to the active instance: one that is gone is
+// found out within seconds when its host refuses the connection, and within
+// the request's bound otherwise.
 func forwardTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.Proxy = nil // the active instance is a peer, never behind the environment's proxy
+	t.MaxIdleConnsPerHost = 16
 	return t
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -80,10 +81,16 @@ type Stage struct {
 	lastFlush time.Time
 
 	active atomic.Bool // this instance holds the lease and works
-	// serving: active, and caught up with the events and with its
-	// predecessors' operator actions (reconciled), so that its graph may
-	// answer the API. Before, it may hold a customer a predecessor erased.
-	serving   atomic.Bool
+	// serving: the graph holds every operator action any instance
+	// published, so that it may answer the API: set once a term has applied
+	// its predecessors' actions again, kept across a clean end of term (and
+	// into the next when nobody else held the lease in between), cleared
+	// when the graph is replaced. Before, it may hold a customer a
+	// predecessor erased.
+	serving atomic.Bool
+	// lastTerm is what this instance's last term left when it ended cleanly
+	// (nil otherwise); only the worker goroutine uses it.
+	lastTerm  *termEnd
 	heldLease atomic.Bool  // it held the lease in its last generation (kept on rebalances)
 	processed atomic.Int64 // input records resolved and acknowledged since start
 	commands  chan command
@@ -139,7 +146,9 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 		{Name: topics.Journeys, Partitions: p, ReplicationFactor: r},
 		{Name: topics.Customers, Partitions: p, ReplicationFactor: r, Compacted: true},
 		{Name: topics.IdentityChanges, Partitions: p, ReplicationFactor: r},
-		{Name: topics.IdentityLease, Partitions: 1, ReplicationFactor: r},
+		// Compacted: its last epoch claim, which names the active instance's
+		// URL, must outlive any retention period of a long, quiet term.
+		{Name: topics.IdentityLease, Partitions: 1, ReplicationFactor: r, Compacted: true},
 	}
 	cluster, err := kafka.NewCluster(cfg.Kafka)
 	if err != nil {
@@ -188,10 +197,32 @@ func New(ctx context.Context, cfg config.Identity, serde *avro.Serde, metrics *M
 // Active reports whether this instance holds the lease.
 func (s *Stage) Active() bool { return s.active.Load() }
 
-// Serving reports whether this instance answers the API from its graph: it
-// holds the lease, has resolved the events that were there when it took it,
-// and has applied again its predecessors' operator actions.
+// Serving reports whether this instance's graph may answer the API: it holds
+// every erasure, split and unlink any instance published (it applied its
+// predecessors' again, or nobody else held the lease since its own term).
 func (s *Stage) Serving() bool { return s.serving.Load() }
+
+// ReadServing runs fn with the graph under the read lock if the graph may
+// answer the API, and reports whether it did. The check is under the lock
+// that guards replacing the graph, so fn never reads one that may not.
+func (s *Stage) ReadServing(fn func(g *identity.Graph)) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.serving.Load() {
+		return false
+	}
+	fn(s.graph)
+	return true
+}
+
+// termEnd is what a term that ended with its final snapshot saved leaves for
+// the instance's next term: the graph in memory is that snapshot.
+type termEnd struct {
+	epoch       int64
+	offsets     map[int]int64
+	changesFrom map[int]int64
+	reconciled  bool
+}
 
 // Close releases the producer.
 func (s *Stage) Close() error { return s.prod.Close() }
@@ -243,7 +274,12 @@ func (s *Stage) Run(ctx context.Context) error {
 		})
 		<-done
 		s.active.Store(false)
-		s.serving.Store(false)
+		if s.lastTerm == nil {
+			// Its graph holds what a failed term left; the next one reloads
+			// the last snapshot. A clean term's graph goes on serving (as
+			// the last active instance's, until another claims the lease).
+			s.serving.Store(false)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -275,31 +311,62 @@ func holdsLease(gen *kafkago.Generation, topic string) bool {
 // on shutdown that saves a replay, and after a lost lease nothing more may
 // be published, for the next holder may have started.
 func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error {
-	g, snap, err := s.store.load(s.rules)
-	switch {
-	case errors.Is(err, errNoSnapshot):
-		g, err = identity.NewGraph(s.rules)
+	var g *identity.Graph
+	var offsets, changesFrom map[int]int64
+	prev := s.lastTerm
+	s.lastTerm = nil
+	if prev != nil {
+		// The graph this instance ended its last term with is the final
+		// snapshot it saved: go on with it rather than load that snapshot
+		// into a second graph (every rebalance would hold two for seconds).
+		s.mu.RLock()
+		g = s.graph
+		s.mu.RUnlock()
+		offsets, changesFrom = maps.Clone(prev.offsets), prev.changesFrom
+	} else {
+		// Drop the graph a failed term left before loading: both in memory
+		// at once would double the peak.
+		empty, err := identity.NewGraph(s.rules)
 		if err != nil {
 			return err
 		}
-		snap = header{Offsets: map[int]int64{}}
-	case err != nil:
-		return err
+		s.mu.Lock()
+		s.serving.Store(false)
+		s.graph = empty
+		s.mu.Unlock()
+		loaded, snap, err := s.store.load(s.rules)
+		switch {
+		case errors.Is(err, errNoSnapshot):
+			if loaded, err = identity.NewGraph(s.rules); err != nil {
+				return err
+			}
+			snap = header{Offsets: map[int]int64{}}
+		case err != nil:
+			return err
+		}
+		// The changes this instance's predecessors published past the
+		// loaded snapshot start where it says the topic ended. Until
+		// reconciled, every snapshot keeps pointing there; after, at where
+		// the topic ended while this instance still held the lease.
+		g, offsets, changesFrom = loaded, snap.Offsets, snap.ChangesEnd
+		s.mu.Lock()
+		s.graph = g
+		s.mu.Unlock()
 	}
-	offsets := snap.Offsets
 	epoch, err := s.claimEpoch(ctx)
 	if err != nil {
 		return err
 	}
+	// When the record claiming this epoch directly follows this instance's
+	// last claim, nobody held the lease in between: no earlier instance's
+	// output or operator action is missing from the graph, and there is
+	// nothing to reconcile (a standby joining the group ends a term and
+	// starts the next this way).
+	continuing := prev != nil && prev.reconciled && epoch == prev.epoch+1
+	if !continuing {
+		s.serving.Store(false)
+	}
 	g.SetEpoch(epoch)
-	// The changes this instance's predecessors published past the loaded
-	// snapshot start where it says the topic ended. Until reconciled, every
-	// snapshot keeps pointing there; after, at where the topic ended while
-	// this instance still held the lease.
-	changesFrom := snap.ChangesEnd
-	s.mu.Lock()
-	s.graph = g
-	s.mu.Unlock()
 	working := make(chan struct{})
 	s.working.Store(&working)
 	s.active.Store(true)
@@ -321,7 +388,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		stopReading()
 		return err
 	}
-	reconciled := false
+	reconciled := continuing
 	for _, p := range partitions {
 		readers.Add(1)
 		from := offsets[p] // read here: settle writes offsets while the readers run
@@ -438,6 +505,8 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 	defer func() {
 		if err := snapshot(); err != nil {
 			s.logger.Error("identity: final snapshot failed; the next start replays more", zap.Error(err))
+		} else if !broken {
+			s.lastTerm = &termEnd{epoch: epoch, offsets: maps.Clone(offsets), changesFrom: changesFrom, reconciled: reconciled}
 		}
 		close(jobs)
 		producing.Wait()
@@ -460,6 +529,12 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 			}
 			continue
 		case cmd := <-s.commands:
+			if !s.serving.Load() {
+				// The graph may lack a predecessor's actions: an erasure of a
+				// customer it does not hold yet would answer "not found".
+				cmd.done <- commandResult{err: ErrCatchingUp}
+				continue
+			}
 			if err := drain(); err != nil {
 				cmd.done <- commandResult{err: err}
 				return err
@@ -505,7 +580,6 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 					return err
 				}
 				reconciled = true
-				s.serving.Store(true)
 			}
 			if time.Since(lastSnap) >= s.cfg.SnapshotInterval {
 				if err := snapshot(); err != nil {
@@ -680,23 +754,6 @@ func caughtUp(offsets, end map[int]int64) bool {
 // start; changes of this instance's epoch and later are its own, and left
 // out).
 func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64, epoch int64) error {
-	// Which ids cx.customers holds live: a key's last record (by partition,
-	// then offset) wins. Only that is kept, not the profiles: the topic holds
-	// every customer.
-	live := map[string]bool{}
-	if err := s.readFrom(ctx, s.topics.Customers, nil, func(m kafkago.Message) bool {
-		live[string(m.Key)] = m.Value != nil
-		return true
-	}); err != nil {
-		return fmt.Errorf("identity: reading %s to reconcile: %w: %w", s.topics.Customers, errNotApplied, err)
-	}
-	published := make([]string, 0, len(live))
-	for id, ok := range live {
-		if ok {
-			published = append(published, id)
-		}
-	}
-	slices.Sort(published)
 	named, actions, scanned, err := s.namedBefore(ctx, changesFrom, epoch)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNotApplied, err)
@@ -727,6 +784,34 @@ func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64,
 			touched[id] = true
 		}
 	}
+	// The graph now holds every action any instance took: it may answer
+	// the API while the rest (reading every customer) goes on.
+	s.serving.Store(true)
+	s.mu.Unlock()
+
+	// Which ids cx.customers holds live: a key's last record (by partition,
+	// then offset) wins. Only that is kept, not the profiles: the topic holds
+	// every customer.
+	live := map[string]bool{}
+	if err := s.readFrom(ctx, s.topics.Customers, nil, func(m kafkago.Message) bool {
+		live[string(m.Key)] = m.Value != nil
+		return true
+	}); err != nil {
+		if reapplied == 0 {
+			return fmt.Errorf("identity: reading %s to reconcile: %w: %w", s.topics.Customers, errNotApplied, err)
+		}
+		// Re-applied actions are in the graph but not published: it must
+		// not be saved, so this is no errNotApplied.
+		return fmt.Errorf("identity: reading %s to reconcile: %w", s.topics.Customers, err)
+	}
+	published := make([]string, 0, len(live))
+	for id, ok := range live {
+		if ok {
+			published = append(published, id)
+		}
+	}
+	slices.Sort(published)
+	s.mu.Lock()
 	reassert := named
 	tombstoned := 0
 	for _, id := range published {
