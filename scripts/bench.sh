@@ -18,8 +18,8 @@ log "ingest: HTTP (NDJSON x500, 4 clients) vs raw kafka-go produce of the same r
 go test -run '^$' -bench 'BenchmarkIngestHTTP$|BenchmarkRawKafkaProduce$' -benchtime "$BENCHTIME" -count "$COUNT" ./pkg/ingest/ | tee -a "$out"
 log "ingest CPU per event: parse → validate → normalise → encode (no I/O)"
 go test -run '^$' -bench 'BenchmarkProcess$' -benchmem -benchtime 300x -count "$COUNT" ./pkg/ingest/ | tee -a "$out"
-log "identity: consume → resolve → produce vs passthrough consumer → producer of the same 100k records; $COUNT runs"
-go test -run '^$' -bench 'BenchmarkIdentityStage$|BenchmarkPassthrough$' -benchtime 1x -count "$COUNT" ./pkg/identity/stage/ | tee -a "$out"
+log "identity: consume → resolve → produce vs passthrough consumer → producer of the same 100k records, and the passthrough that also decodes them (the floor of any stage on kafka-go and goavro); $COUNT runs"
+go test -run '^$' -bench 'BenchmarkIdentityStage$|BenchmarkPassthrough$|BenchmarkPassthroughDecoded$' -benchtime 1x -count "$COUNT" ./pkg/identity/stage/ | tee -a "$out"
 log "identity graph alone: events/s (Apply) and memory per identifier at 1M identifiers (takes minutes)"
 go test -run '^$' -bench 'BenchmarkApply$' -benchtime 300000x ./pkg/identity/ | tee -a "$out"
 go test -run '^$' -bench 'BenchmarkMemoryPerIdentifier$' -benchtime 1x ./pkg/identity/ | tee -a "$out"
@@ -75,6 +75,9 @@ END {
 	split("", a); for (i = 1; i <= n["BenchmarkPassthrough"]; i++) a[i] = ev["BenchmarkPassthrough", i]
 	pt = median(a, n["BenchmarkPassthrough"])
 	if (pt > 0) printf "| identity: consume → resolve → produce (journeys, profiles, changes) | %.0f events/s | %.0f events/s (passthrough consumer → producer) | %.2f |\n", id, pt, id / pt
+	split("", a); for (i = 1; i <= n["BenchmarkPassthroughDecoded"]; i++) a[i] = ev["BenchmarkPassthroughDecoded", i]
+	pd = median(a, n["BenchmarkPassthroughDecoded"])
+	if (pd > 0) printf "| identity floor: passthrough that also decodes every record (goavro) | %.0f events/s | %.0f events/s (passthrough) | %.2f |\n", pd, pt, pd / pt
 	split("", a); for (i = 1; i <= n["BenchmarkSink"]; i++) a[i] = ev["BenchmarkSink", i]
 	sk = median(a, n["BenchmarkSink"])
 	split("", a); for (i = 1; i <= n["BenchmarkRawInsert"]; i++) a[i] = ev["BenchmarkRawInsert", i]
