@@ -112,27 +112,27 @@ const (
 )
 
 // forward sends a request this standby cannot serve to the active instance.
-// When the latest epoch is this instance's own (it was active, and between
-// two terms of its own, as a standby joining the group makes), it serves the
-// request itself if its graph may still answer. Otherwise it answers 503
-// standby.
+// An instance between two of its own terms (a standby joining the group ends
+// one) serves the request itself if its graph may still answer and a fresh
+// read of the lease topic shows nobody claimed the lease since. Otherwise it
+// answers 503 standby when there is no other instance to send it to.
 func (a *API) forward(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if a.stage.Serving() && a.stage.LeaseUnchanged(ctx) {
+		serve(w, r) // nothing is forwarded: no loop
+		return
+	}
 	if by := r.Header.Get(forwardedHeader); by != "" {
 		a.refuse(w, fmt.Sprintf("%v (a request forwarded by %s reached another standby)", ErrStandby, by))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	target, err := a.stage.ActiveURL(ctx)
-	cancel()
 	if err != nil {
 		a.logger.Debug("identity: reading the active instance's URL", zap.Error(err))
 	}
 	self := a.stage.advertise
-	switch {
-	case target != "" && target == self && a.stage.Serving():
-		serve(w, r)
-		return
-	case target == "" || target == self:
+	if target == "" || target == self {
 		// Nobody to forward to: no instance claimed an epoch with a URL (or
 		// only an older version did, which names no URL), or this one was
 		// the last to and its graph may not answer.

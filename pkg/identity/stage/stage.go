@@ -89,11 +89,18 @@ type Stage struct {
 	// predecessor erased.
 	serving atomic.Bool
 	// lastTerm is what this instance's last term left when it ended cleanly
-	// (nil otherwise); only the worker goroutine uses it.
-	lastTerm  *termEnd
-	heldLease atomic.Bool  // it held the lease in its last generation (kept on rebalances)
-	processed atomic.Int64 // input records resolved and acknowledged since start
-	commands  chan command
+	// (nil otherwise): written by a term's worker before it returns, read by
+	// Run and the next term after.
+	lastTerm *termEnd
+	// claimed is the epoch this instance last claimed (0: none): while the
+	// lease topic ends with that claim, nobody has held the lease since.
+	claimed atomic.Int64
+	// commandsOpen: the worker takes operator commands (reconciled); until
+	// then Do answers ErrCatchingUp at once rather than wait for it.
+	commandsOpen atomic.Bool
+	heldLease    atomic.Bool  // it held the lease in its last generation (kept on rebalances)
+	processed    atomic.Int64 // input records resolved and acknowledged since start
+	commands     chan command
 	// working is closed when the worker of the current term stops taking
 	// commands (nil before the first term): a command sent then would wait
 	// for nobody.
@@ -200,7 +207,21 @@ func (s *Stage) Active() bool { return s.active.Load() }
 // Serving reports whether this instance's graph may answer the API: it holds
 // every erasure, split and unlink any instance published (it applied its
 // predecessors' again, or nobody else held the lease since its own term).
+// An instance between two of its terms keeps it; whether nobody else has
+// claimed the lease since, LeaseUnchanged tells.
 func (s *Stage) Serving() bool { return s.serving.Load() }
+
+// LeaseUnchanged reports, from a fresh read of the lease topic, whether the
+// latest epoch claim is still this instance's own: then nobody has held the
+// lease since its last term, and its graph, if Serving, may still answer.
+func (s *Stage) LeaseUnchanged(ctx context.Context) bool {
+	claimed := s.claimed.Load()
+	if claimed == 0 {
+		return false
+	}
+	end, err := s.endOffsets(ctx, s.topics.IdentityLease)
+	return err == nil && end[0] == claimed // an epoch is its claim's offset + 1
+}
 
 // ReadServing runs fn with the graph under the read lock if the graph may
 // answer the API, and reports whether it did. The check is under the lock
@@ -357,6 +378,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 	if err != nil {
 		return err
 	}
+	s.claimed.Store(epoch)
 	// When the record claiming this epoch directly follows this instance's
 	// last claim, nobody held the lease in between: no earlier instance's
 	// output or operator action is missing from the graph, and there is
@@ -389,6 +411,8 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		return err
 	}
 	reconciled := continuing
+	s.commandsOpen.Store(reconciled)
+	defer s.commandsOpen.Store(false)
 	for _, p := range partitions {
 		readers.Add(1)
 		from := offsets[p] // read here: settle writes offsets while the readers run
@@ -503,6 +527,9 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		return nil
 	}
 	defer func() {
+		if broken {
+			s.serving.Store(false) // the graph holds what was not published
+		}
 		if err := snapshot(); err != nil {
 			s.logger.Error("identity: final snapshot failed; the next start replays more", zap.Error(err))
 		} else if !broken {
@@ -529,7 +556,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 			}
 			continue
 		case cmd := <-s.commands:
-			if !s.serving.Load() {
+			if !reconciled {
 				// The graph may lack a predecessor's actions: an erasure of a
 				// customer it does not hold yet would answer "not found".
 				cmd.done <- commandResult{err: ErrCatchingUp}
@@ -580,6 +607,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 					return err
 				}
 				reconciled = true
+				s.commandsOpen.Store(true)
 			}
 			if time.Since(lastSnap) >= s.cfg.SnapshotInterval {
 				if err := snapshot(); err != nil {
@@ -1258,6 +1286,9 @@ func (s *Stage) Do(ctx context.Context, apply func(g *identity.Graph, at time.Ti
 	working := s.working.Load()
 	if !s.Active() || working == nil {
 		return identity.Result{}, ErrStandby
+	}
+	if !s.commandsOpen.Load() {
+		return identity.Result{}, ErrCatchingUp // the worker is catching up or reconciling, maybe for long
 	}
 	cmd := command{apply: apply, done: make(chan commandResult, 1)}
 	select {

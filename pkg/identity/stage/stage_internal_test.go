@@ -1,8 +1,12 @@
 package stage
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"testing"
@@ -10,9 +14,13 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 	kafkago "github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
 
+	"github.com/cx360/cx360/pkg/config"
 	"github.com/cx360/cx360/pkg/event"
 	"github.com/cx360/cx360/pkg/identity"
+	"github.com/cx360/cx360/pkg/kafka"
+	"github.com/cx360/cx360/pkg/kafka/kafkatest"
 	"github.com/cx360/cx360/schemas"
 )
 
@@ -99,5 +107,65 @@ func TestAdvertiseURL(t *testing.T) {
 		if got := advertiseURL(c.configured, addr); got != c.want {
 			t.Errorf("advertiseURL(%q, %s) = %q, want %q", c.configured, c.listener, got, c.want)
 		}
+	}
+}
+
+// TestFormerActiveServesOnlyWhileTheLeaseIsItsOwn: between two of its terms
+// an instance answers from its graph only while a fresh read of the lease
+// topic shows its own claim last. Once another instance has claimed, or when
+// Kafka cannot be asked, it must not: its graph may lack an erasure the
+// other made.
+func TestFormerActiveServesOnlyWhileTheLeaseIsItsOwn(t *testing.T) {
+	brokers := kafkatest.NewBroker(t)
+	kcfg := config.Kafka{Brokers: brokers, TopicPrefix: "cx.", Partitions: 1, ReplicationFactor: 1}
+	topics := kcfg.Topics()
+	ctx := context.Background()
+	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: topics.IdentityLease, Partitions: 1, ReplicationFactor: 1, Compacted: true}}); err != nil {
+		t.Fatal(err)
+	}
+	prod := kafka.NewProducer(brokers, kafka.WriterConfig{}, zap.NewNop())
+	defer prod.Close()
+	claim := func(url string) {
+		t.Helper()
+		if err := prod.Produce(ctx, kafkago.Message{Topic: topics.IdentityLease, Key: []byte(epochKey), Value: []byte(url)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newAPI := func(brokers []string) (*API, *Stage) {
+		cluster, err := kafka.NewCluster(config.Kafka{Brokers: brokers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &Stage{topics: topics, cluster: cluster, logger: zap.NewNop(), advertise: "http://127.0.0.1:7"}
+		st.serving.Store(true) // its last term ended cleanly
+		transport := forwardTransport()
+		t.Cleanup(transport.CloseIdleConnections)
+		return &API{stage: st, logger: zap.NewNop(), transport: transport}, st
+	}
+	answer := func(a *API) string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		a.activeOnly(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })(rec, httptest.NewRequest(http.MethodGet, "/v1/customers/x", nil))
+		var e struct{ Code string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		return fmt.Sprint(rec.Code, " ", e.Code)
+	}
+
+	a, st := newAPI(brokers)
+	claim(st.advertise)
+	st.claimed.Store(1) // its claim is the topic's first record: epoch 1
+	if got := answer(a); got != "200 " {
+		t.Fatalf("between its own terms: %s, want its own answer", got)
+	}
+	claim("http://127.0.0.1:1") // another instance claims (and does not answer)
+	if got := answer(a); got != "503 standby" {
+		t.Fatalf("after another instance claimed: %s, want 503 standby", got)
+	}
+	// Kafka out of reach, with its own URL the last it read.
+	gone, st := newAPI([]string{"127.0.0.1:1"})
+	st.claimed.Store(1)
+	st.activeURL = activeURL{url: st.advertise, end: 1, read: time.Now().Add(-time.Hour)}
+	if got := answer(gone); got != "503 standby" {
+		t.Fatalf("with Kafka out of reach: %s, want 503 standby", got)
 	}
 }
