@@ -67,8 +67,13 @@ log "cx.identity.changes — links, and the merges that joined Ann's web, app, s
 bin/cx360 tail --topic identity.changes --max 0 --format brief
 echo
 log "Ann's unified profile (GET /v1/customers/lookup?type=email&value=Ann.Smith@Example.com):"
-curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com" | python3 -m json.tool 2>/dev/null \
-	|| curl -sS "http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com"
+ann="http://127.0.0.1:8082/v1/customers/lookup?type=email&value=Ann.Smith@Example.com"
+# Identity answers 503 (Retry-After) until it has caught up, and 404 until it resolved Ann.
+for _ in $(seq 1 50); do
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' "$ann")" = 200 ] && break
+	sleep 0.2
+done
+curl -sS "$ann" | python3 -m json.tool 2>/dev/null || curl -sS "$ann"
 echo
 log "a realistic retailer: $CUSTOMERS customers over four weeks, sent through the ingest API (cx360 gen)"
 bin/cx360 gen --customers "$CUSTOMERS" --seed 7 --truth "$DATA/truth.json"

@@ -539,7 +539,10 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		producing.Wait()
 	}()
 
-	ticker := time.NewTicker(min(s.cfg.SnapshotInterval, time.Second))
+	// The first tick comes at once: a term with no backlog reconciles (and
+	// starts serving) without waiting a tick.
+	tickEvery := min(s.cfg.SnapshotInterval, time.Second)
+	ticker := time.NewTimer(0)
 	defer ticker.Stop()
 	defer close(working) // first of the defers: no command waits for the final snapshot
 	batch := make([]kafkago.Message, 0, s.cfg.BatchSize)
@@ -582,6 +585,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 			cmd.done <- commandResult{res, err}
 			continue
 		case <-ticker.C:
+			ticker.Reset(tickEvery)
 			if !reconciled && caughtUp(offsets, resumeEnd) {
 				if err := drain(); err != nil {
 					return err
