@@ -94,7 +94,10 @@ type Stage struct {
 	lastTerm *termEnd
 	// claimed is the epoch this instance last claimed (0: none): while the
 	// lease topic ends with that claim, nobody has held the lease since.
-	claimed atomic.Int64
+	// claiming: a claim of its own is on its way, and may already be on
+	// the topic before claimed says so.
+	claimed  atomic.Int64
+	claiming atomic.Bool
 	// commandsOpen: the worker takes operator commands (reconciled); until
 	// then Do answers ErrCatchingUp at once rather than wait for it.
 	commandsOpen atomic.Bool
@@ -215,12 +218,16 @@ func (s *Stage) Serving() bool { return s.serving.Load() }
 // latest epoch claim is still this instance's own: then nobody has held the
 // lease since its last term, and its graph, if Serving, may still answer.
 func (s *Stage) LeaseUnchanged(ctx context.Context) bool {
-	claimed := s.claimed.Load()
-	if claimed == 0 {
+	end, err := s.endOffsets(ctx, s.topics.IdentityLease)
+	if err != nil {
 		return false
 	}
-	end, err := s.endOffsets(ctx, s.topics.IdentityLease)
-	return err == nil && end[0] == claimed // an epoch is its claim's offset + 1
+	// Read after the end: a claim completing meanwhile has updated claimed.
+	claiming, claimed := s.claiming.Load(), s.claimed.Load()
+	// An epoch is its claim's offset + 1, so the topic ends at the epoch
+	// while that claim is the last; one past it while this instance's next
+	// claim has landed but not yet been recorded.
+	return claimed != 0 && (end[0] == claimed || (claiming && end[0] == claimed+1))
 }
 
 // ReadServing runs fn with the graph under the read lock if the graph may
@@ -374,11 +381,15 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		s.graph = g
 		s.mu.Unlock()
 	}
+	s.claiming.Store(true)
 	epoch, err := s.claimEpoch(ctx)
+	if err == nil {
+		s.claimed.Store(epoch)
+	}
+	s.claiming.Store(false)
 	if err != nil {
 		return err
 	}
-	s.claimed.Store(epoch)
 	// When the record claiming this epoch directly follows this instance's
 	// last claim, nobody held the lease in between: no earlier instance's
 	// output or operator action is missing from the graph, and there is
