@@ -837,6 +837,9 @@ func (s *Stage) reconcile(ctx, lease context.Context, changesFrom map[int]int64,
 	// every customer.
 	live := map[string]bool{}
 	if err := s.readFrom(ctx, s.topics.Customers, nil, func(m kafkago.Message) bool {
+		if isSingleton(m) {
+			return true // not the graph's to keep: it stays as published
+		}
 		live[string(m.Key)] = m.Value != nil
 		return true
 	}); err != nil {
@@ -1225,6 +1228,16 @@ func (s *Stage) flushProfiles(ctx context.Context) error {
 
 // appendProfiles adds the current profile of every touched customer, or its
 // tombstone when it is no longer live, in a stable order. Callers hold mu.
+// singletonHeader marks the profile of an event that no linkable identifier
+// ties to anyone (identity.Result.Singleton): a customer of one event, which
+// the graph does not keep. Reconcile must not take it for an earlier
+// instance's leftover and tombstone it.
+const singletonHeader = "cx360-singleton"
+
+func isSingleton(m kafkago.Message) bool {
+	return slices.ContainsFunc(m.Headers, func(h kafkago.Header) bool { return h.Key == singletonHeader })
+}
+
 func (s *Stage) appendProfiles(out []kafkago.Message, touched map[string]bool, singles []identity.Profile, now time.Time) ([]kafkago.Message, error) {
 	ids := make([]string, 0, len(touched))
 	for id := range touched {
@@ -1233,7 +1246,7 @@ func (s *Stage) appendProfiles(out []kafkago.Message, touched map[string]bool, s
 	slices.Sort(ids)
 	profiles := s.graph.Profiles(ids, now)
 	live := map[string]bool{}
-	for _, p := range append(profiles, singles...) {
+	for i, p := range append(profiles, singles...) {
 		live[p.CustomerID] = true
 		if p.UpdatedAt.IsZero() {
 			p.UpdatedAt = now
@@ -1242,7 +1255,11 @@ func (s *Stage) appendProfiles(out []kafkago.Message, touched map[string]bool, s
 		if err != nil {
 			return out, fmt.Errorf("identity: encoding profile %s: %w", p.CustomerID, err)
 		}
-		out = append(out, kafkago.Message{Topic: s.topics.Customers, Key: []byte(p.CustomerID), Value: b})
+		m := kafkago.Message{Topic: s.topics.Customers, Key: []byte(p.CustomerID), Value: b}
+		if i >= len(profiles) {
+			m.Headers = []kafkago.Header{{Key: singletonHeader, Value: []byte("1")}}
+		}
+		out = append(out, m)
 	}
 	for _, id := range ids {
 		if !live[id] {

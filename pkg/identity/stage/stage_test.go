@@ -504,3 +504,42 @@ func sum(counts map[string]int) int {
 	}
 	return n
 }
+
+// TestTakeoverKeepsSingletonCustomers: the customer of an event whose every
+// identifier is blocked (a customer of one event, which the graph does not
+// keep) survives a successor's reconciliation. Before, the successor took it
+// for a predecessor's leftover and tombstoned it, and its events vanished
+// from the journey in ClickHouse.
+func TestTakeoverKeepsSingletonCustomers(t *testing.T) {
+	dir := t.TempDir()
+	s, ds := startStack(t, dir)
+	s.post("web", `{"event_id":"b1","type":"newsletter_signup","timestamp":"2026-11-02T09:06:00Z","identifiers":{"email":"test@test.com"}}`)
+	single := s.waitFor("cx.customers", "the singleton's profile", func(r []record) bool { return len(r) == 1 && r[0].Value != nil })[0].Key
+	if err := ds.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The successor, with no snapshot: it reconciles with what was published.
+	if err := os.RemoveAll(filepath.Join(dir, "identity")); err != nil {
+		t.Fatal(err)
+	}
+	s2, ds2 := startStack(t, dir)
+	defer ds2.Shutdown(context.Background())
+	// Commands are taken once reconciling is done: a command on no customer
+	// then answers 404 instead of 503 catching_up.
+	deadline := time.Now().Add(20 * time.Second)
+	for s2.do(http.MethodDelete, "/v1/customers/00000000-0000-0000-0000-000000000000", nil) != http.StatusNotFound {
+		if time.Now().After(deadline) {
+			t.Fatal("the successor never took commands")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var last *record
+	for _, r := range s2.records("cx.customers") {
+		if r.Key == single {
+			last = &r
+		}
+	}
+	if last == nil || last.Value == nil {
+		t.Fatalf("after the takeover the singleton customer %s was tombstoned", single)
+	}
+}
