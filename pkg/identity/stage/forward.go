@@ -40,7 +40,12 @@ const activeURLTTL = time.Second
 // when it listens on every interface.
 func advertiseURL(configured string, ln net.Addr) string {
 	if configured != "" {
-		return strings.TrimSuffix(configured, "/")
+		// In the form ActiveURL reads it back in, so an instance knows its own.
+		configured = strings.TrimSuffix(configured, "/")
+		if u, err := url.Parse(configured); err == nil {
+			return u.String()
+		}
+		return configured
 	}
 	host, port, err := net.SplitHostPort(ln.String())
 	if err != nil {
@@ -59,17 +64,17 @@ func advertiseURL(configured string, ln net.Addr) string {
 // the latest claim, and only the offset needs asking.
 type activeURL struct {
 	mu   sync.Mutex
-	url  string
-	end  int64 // the lease topic's end offset when url was read
+	url  *url.URL // nil: none
+	end  int64    // the lease topic's end offset when url was read
 	read time.Time
 }
 
 // ActiveURL returns the URL of the instance that claimed the latest epoch
-// ("" when none named one: no epoch yet, or one claimed by an older version
+// (nil when none named one: no epoch yet, or one claimed by an older version
 // that wrote only its hostname). When Kafka cannot be asked, it returns the
 // last URL it read along with the error: the instance there checks for
 // itself whether it is active.
-func (s *Stage) ActiveURL(ctx context.Context) (string, error) {
+func (s *Stage) ActiveURL(ctx context.Context) (*url.URL, error) {
 	c := &s.activeURL
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -82,7 +87,7 @@ func (s *Stage) ActiveURL(ctx context.Context) (string, error) {
 	}
 	end := ends[0]
 	if end != c.end || c.read.IsZero() {
-		latest := ""
+		var latest string
 		if end > 0 {
 			err := s.readFrom(ctx, s.topics.IdentityLease, map[int]int64{0: end - 1}, func(m kafkago.Message) bool {
 				if string(m.Key) == epochKey {
@@ -94,10 +99,10 @@ func (s *Stage) ActiveURL(ctx context.Context) (string, error) {
 				return c.url, err
 			}
 		}
-		if u, err := url.Parse(latest); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			latest = ""
+		c.url, c.end = nil, end
+		if u, err := url.Parse(latest); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			c.url = u
 		}
-		c.url, c.end = latest, end
 	}
 	c.read = time.Now()
 	return c.url, nil
@@ -132,15 +137,10 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request, serve http.Handler
 		a.logger.Debug("identity: reading the active instance's URL", zap.Error(err))
 	}
 	self := a.stage.advertise
-	if target == "" || target == self {
+	if target == nil || target.String() == self {
 		// Nobody to forward to: no instance claimed an epoch with a URL (or
 		// only an older version did, which names no URL), or this one was
 		// the last to and its graph may not answer.
-		a.refuse(w, ErrStandby.Error())
-		return
-	}
-	to, err := url.Parse(target)
-	if err != nil {
 		a.refuse(w, ErrStandby.Error())
 		return
 	}
@@ -152,14 +152,14 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request, serve http.Handler
 	defer cancel()
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(to)
+			pr.SetURL(target)
 			pr.SetXForwarded()
 			pr.Out.Header.Set(forwardedHeader, cmp.Or(self, "a standby"))
 		},
 		Transport: a.transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil || ctx.Err() == context.DeadlineExceeded {
-				a.logger.Warn("identity: forwarding to the active instance", zap.String("active", target), zap.Error(err))
+				a.logger.Warn("identity: forwarding to the active instance", zap.Stringer("active", target), zap.Error(err))
 			}
 			a.refuse(w, fmt.Sprintf("%v, and %s does not answer", ErrStandby, target))
 		},

@@ -70,32 +70,11 @@ func TestStandbyForwardsToTheActive(t *testing.T) {
 	// profile is out: a batch or profiles still being produced when the
 	// generation ends leave the next term to reload and catch up.)
 	kafkatest.ReadN(t, brokers, "cx.customers", 1, 30*time.Second)
-	var watching sync.WaitGroup
-	stop := make(chan struct{})
-	seen := map[string]int{}
-	watching.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			res, err := client.Get("http://" + active.Addr() + lookup)
-			if err != nil {
-				seen[err.Error()]++
-				continue
-			}
-			var e struct{ Code string }
-			_ = json.NewDecoder(res.Body).Decode(&e) // a profile has no code
-			res.Body.Close()
-			seen[fmt.Sprint(res.StatusCode, " ", e.Code)]++
-		}
-	})
+	stopWatching := watchAnswers(client, "http://"+active.Addr()+lookup, 10*time.Millisecond)
 	standby := identityService(t, brokers, reg.URL())
 	claims := kafkatest.ReadN(t, brokers, "cx.identity.lease", 2, 30*time.Second)
 	waitElected(t, active)
-	close(stop)
-	watching.Wait()
+	seen := stopWatching()
 	for _, c := range claims {
 		if string(c.Value) != "http://"+active.Addr() {
 			t.Fatalf("epoch claims %q, %q: want both by the active instance at http://%s", claims[0].Value, claims[1].Value, active.Addr())
@@ -133,5 +112,37 @@ func TestStandbyForwardsToTheActive(t *testing.T) {
 	code, body = call(http.MethodGet, "http://"+standby.Addr()+lookup, http.Header{"Cx360-Forwarded-By": {"http://127.0.0.1:9"}})
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"standby"`) {
 		t.Errorf("a forwarded request on the standby: %d %s", code, body)
+	}
+}
+
+// watchAnswers GETs url every interval until the returned stop is called,
+// which returns how often each answer came: "status code" (the code of an
+// error body, empty for a profile), or the request's error.
+func watchAnswers(client *http.Client, url string, interval time.Duration) (stop func() map[string]int) {
+	var watching sync.WaitGroup
+	done := make(chan struct{})
+	seen := map[string]int{}
+	watching.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(interval):
+			}
+			res, err := client.Get(url)
+			if err != nil {
+				seen[err.Error()]++
+				continue
+			}
+			var e struct{ Code string }
+			_ = json.NewDecoder(res.Body).Decode(&e) // a profile has no code
+			res.Body.Close()
+			seen[fmt.Sprint(res.StatusCode, " ", e.Code)]++
+		}
+	})
+	return func() map[string]int {
+		close(done)
+		watching.Wait()
+		return seen
 	}
 }

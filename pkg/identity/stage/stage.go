@@ -365,10 +365,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		loaded, snap, err := s.store.load(s.rules)
 		switch {
 		case errors.Is(err, errNoSnapshot):
-			if loaded, err = identity.NewGraph(s.rules); err != nil {
-				return err
-			}
-			snap = header{Offsets: map[int]int64{}}
+			loaded, snap = empty, header{Offsets: map[int]int64{}}
 		case err != nil:
 			return err
 		}
@@ -381,12 +378,7 @@ func (s *Stage) work(ctx, lease context.Context, gen *kafkago.Generation) error 
 		s.graph = g
 		s.mu.Unlock()
 	}
-	s.claiming.Store(true)
 	epoch, err := s.claimEpoch(ctx)
-	if err == nil {
-		s.claimed.Store(epoch)
-	}
-	s.claiming.Store(false)
 	if err != nil {
 		return err
 	}
@@ -718,6 +710,8 @@ func (s *Stage) listOffsets(ctx context.Context, topic string, first bool) (map[
 func (s *Stage) claimEpoch(ctx context.Context) (int64, error) {
 	client, done := s.client()
 	defer done()
+	s.claiming.Store(true)
+	defer s.claiming.Store(false) // after claimed is stored (LeaseUnchanged)
 	resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
 		Topic: s.topics.IdentityLease, Partition: 0, RequiredAcks: kafkago.RequireAll,
 		Records: kafkago.NewRecordReader(kafkago.Record{
@@ -730,7 +724,9 @@ func (s *Stage) claimEpoch(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("identity: claiming an epoch on %s: %w", s.topics.IdentityLease, err)
 	}
-	return resp.BaseOffset + 1, nil
+	epoch := resp.BaseOffset + 1
+	s.claimed.Store(epoch)
+	return epoch, nil
 }
 
 // answeredOffset digs the one offset a ListOffsets answer holds for a

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"reflect"
 	"testing"
@@ -95,6 +96,7 @@ func TestAdvertiseURL(t *testing.T) {
 		configured, listener, want string
 	}{
 		{"http://identity-0.identity:8082/", "127.0.0.1:8082", "http://identity-0.identity:8082"},
+		{"HTTP://identity-0.identity:8082", "127.0.0.1:8082", "http://identity-0.identity:8082"},
 		{"", "127.0.0.1:40123", "http://127.0.0.1:40123"},
 		{"", "0.0.0.0:8082", "http://" + net.JoinHostPort(host, "8082")},
 		{"", "[::]:8082", "http://" + net.JoinHostPort(host, "8082")},
@@ -164,7 +166,11 @@ func TestFormerActiveServesOnlyWhileTheLeaseIsItsOwn(t *testing.T) {
 	// Kafka out of reach, with its own URL the last it read.
 	gone, st := newAPI([]string{"127.0.0.1:1"})
 	st.claimed.Store(1)
-	st.activeURL = activeURL{url: st.advertise, end: 1, read: time.Now().Add(-time.Hour)}
+	self, err := url.Parse(st.advertise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.activeURL = activeURL{url: self, end: 1, read: time.Now().Add(-time.Hour)}
 	if got := answer(gone); got != "503 standby" {
 		t.Fatalf("with Kafka out of reach: %s, want 503 standby", got)
 	}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -341,29 +340,11 @@ func TestTakeoverReappliesOperatorActions(t *testing.T) {
 	defer ds2.Shutdown(context.Background())
 	// From its first moment, the successor never shows the erased customer,
 	// though its replay rebuilds it before the erasure is applied again.
-	var watching sync.WaitGroup
-	stopWatching := make(chan struct{})
-	seen := map[string]int{}
-	watching.Go(func() {
-		client := &http.Client{Timeout: 5 * time.Second}
-		defer client.CloseIdleConnections()
-		for {
-			select {
-			case <-stopWatching:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if resp, err := client.Get(s2.ep.Identity + "/v1/customers/" + ann.CustomerID); err == nil {
-				var e struct{ Code string }
-				_ = json.NewDecoder(resp.Body).Decode(&e) // a profile has no code
-				resp.Body.Close()
-				seen[fmt.Sprint(resp.StatusCode, " ", e.Code)]++
-			}
-		}
-	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	stopWatching := watchAnswers(client, s2.ep.Identity+"/v1/customers/"+ann.CustomerID, 5*time.Millisecond)
 	s2.waitActive()
-	close(stopWatching)
-	watching.Wait()
+	seen := stopWatching()
 	// Before its election it is a standby with nobody to forward to (503
 	// standby); elected, it catches up (503 catching_up); then 404.
 	answers := seen["503 standby"] + seen["503 catching_up"] + seen["404 not_found"]
